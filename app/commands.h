@@ -1,0 +1,29 @@
+// The `haihe` subcommands. Each takes the arguments after its name
+// (args[0] is the subcommand's name) and returns the process exit code:
+// 0 success, 1 rejected input or failed check, 2 wrong usage.
+// Options are parsed with Boost.Program_options; every subcommand answers
+// --help with its usage and exits 0.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+namespace haihe::app {
+
+using Args = std::span<char* const>;
+
+struct Subcommand {
+  std::string_view name;     // e.g. "rules"
+  std::string_view summary;  // one line for `haihe --help`
+  int (*run)(Args args);
+};
+
+int cmd_rules(Args args);  // haihe rules check FILE  (app/cmd_rules.cpp)
+int cmd_audit(Args args);  // haihe audit verify|report (app/cmd_audit.cpp)
+
+/// Exit codes shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRejected = 1;
+inline constexpr int kExitUsage = 2;
+
+}  // namespace haihe::app

@@ -1,0 +1,1 @@
+// placeholder: replaced by the issue that builds this module
