@@ -134,6 +134,55 @@ bool MarketRules::may_trade(PartyIndex p, InstrumentIndex i) const {
   return std::binary_search(list.begin(), list.end(), i);
 }
 
+std::string_view name_of(RegionLevel v) {
+  switch (v) {
+    case RegionLevel::municipality: return "municipality";
+    case RegionLevel::prefecture_city: return "prefecture_city";
+  }
+  return "?";
+}
+
+std::string_view name_of(PartyKind v) {
+  switch (v) {
+    case PartyKind::enterprise: return "enterprise";
+    case PartyKind::city_government: return "city_government";
+    case PartyKind::fund: return "fund";
+    case PartyKind::exchange: return "exchange";
+    case PartyKind::regulator: return "regulator";
+    case PartyKind::other: return "other";
+  }
+  return "?";
+}
+
+std::string_view name_of(InstrumentKind v) {
+  switch (v) {
+    case InstrumentKind::water: return "water";
+    case InstrumentKind::emission: return "emission";
+  }
+  return "?";
+}
+
+std::string_view name_of(Pollutant v) {
+  switch (v) {
+    case Pollutant::so2: return "SO2";
+    case Pollutant::nox: return "NOx";
+    case Pollutant::cod: return "COD";
+    case Pollutant::nh3n: return "NH3-N";
+    case Pollutant::pm: return "PM";
+    case Pollutant::co2: return "CO2";
+  }
+  return "?";
+}
+
+std::string_view name_of(TradingMode v) {
+  switch (v) {
+    case TradingMode::continuous: return "continuous";
+    case TradingMode::batch: return "batch";
+    case TradingMode::call: return "call";
+  }
+  return "?";
+}
+
 std::string RulesError::to_string() const {
   std::string out = file;
   if (line != 0) {

@@ -45,6 +45,15 @@
 // - Fees: the buyer pays floor(value * buyer_fee_bps / 10000) on top of the
 //   price, the seller floor(value * seller_fee_bps / 10000) out of the
 //   proceeds; both go to the exchange party.
+//
+// Integer ranges (checked by the loader, so plain int64 arithmetic is safe):
+// every price, floor, ceiling, reference and compensation fen_per_unit is
+// <= kMaxPriceFen; every quantity (lot, limit, cap, allocation, and an
+// instrument's total issuance) <= kMaxQty; an order or trade of one instrument
+// is at most `max_order_qty`, chosen so that max_order_qty * ceiling_fen and
+// max_order_qty * fen_per_unit are <= kMaxTradeValueFen; therefore value * bps
+// (bps <= 10000) < 2^63. Opening cash in total is <= kMaxCashFen. Seller fee
+// plus the levy that applies never exceed 10000 bps, so proceeds are >= 0.
 #pragma once
 
 #include <cstdint>
@@ -65,6 +74,13 @@ using ZoneIndex = std::uint32_t;
 using PartyIndex = std::uint32_t;
 using InstrumentIndex = std::uint32_t;
 inline constexpr std::uint32_t kNone = 0xFFFFFFFFu;
+
+// Bounds the loader enforces (see "Integer ranges" above).
+inline constexpr Fen kMaxPriceFen = 10'000'000'000;          // 100 million yuan per unit
+inline constexpr Qty kMaxQty = 10'000'000'000'000;           // 1e13 base units
+inline constexpr Fen kMaxTradeValueFen = 100'000'000'000'000;  // 1e14 fen = 1 trillion yuan
+inline constexpr Fen kMaxCashFen = 1'000'000'000'000'000;    // 1e15 fen, all opening cash
+inline constexpr std::uint32_t kBpsDenominator = 10'000;     // 100% in basis points
 
 /// Which tier of government a region is.
 enum class RegionLevel : std::uint8_t { municipality, prefecture_city };
@@ -99,7 +115,11 @@ struct Party {
   std::string id;    // e.g. "SHOUGANG_STEEL"
   std::string name;  // readable name
   PartyKind kind = PartyKind::enterprise;
-  RegionIndex region = kNone;  // kNone only for regulators and the exchange
+  // Where the party is located (its holdings count against this region's
+  // caps). Required for enterprises and city governments (a city government
+  // is the government of its region, at most one per region); optional for
+  // funds, the exchange, regulators and others (kNone: not in any region).
+  RegionIndex region = kNone;
   std::string fix_comp_id;     // FIX SenderCompID; empty: no FIX session
   // Instruments this party may trade (resolved from symbols and kinds in the
   // file); sorted ascending. Empty: may not trade.
@@ -147,6 +167,10 @@ struct Instrument {
   Qty party_limit_qty = 0;  // default per-party holding limit; 0: none
   std::uint32_t buyer_fee_bps = 0;
   std::uint32_t seller_fee_bps = 0;
+  // Largest quantity of one order or trade (a multiple of lot_qty); the
+  // loader always sets it (> 0), by default to the largest lot multiple with
+  // max_order_qty * ceiling_fen <= kMaxTradeValueFen. 0 (hand-built): none.
+  Qty max_order_qty = 0;
 };
 
 /// Per-party override of an instrument's holding limit.
@@ -242,6 +266,13 @@ struct MarketRules {
       party_index, comp_id_index, instrument_index;
 };
 
+/// Names as written in the rules file ("enterprise", "NH3-N", "batch", ...).
+std::string_view name_of(RegionLevel v);
+std::string_view name_of(PartyKind v);
+std::string_view name_of(InstrumentKind v);
+std::string_view name_of(Pollutant v);
+std::string_view name_of(TradingMode v);
+
 /// One problem found in a rules file: where, which field, what is wrong.
 struct RulesError {
   std::string file;  // as given
@@ -249,7 +280,9 @@ struct RulesError {
   std::uint32_t column = 0;  // 1-based; 0 when unknown
   std::string field;   // dotted path, e.g. "instruments[3].tick_fen"
   std::string message; // what is wrong and what is allowed
-  std::string to_string() const;  // "FILE:LINE:COLUMN: field: message"
+  // "FILE:LINE:COLUMN: field: message"; "FILE: field: message" when the
+  // line is unknown (e.g. the file cannot be read).
+  std::string to_string() const;
 };
 
 /// Thrown by the loaders when the file is not valid; holds every error found.
