@@ -1236,7 +1236,9 @@ class Loader {
     const ZoneIndex zone = ref(o, "zone", true, zones_, "zones", "id");
     const auto regions = buyer_regions(o, "buyer_regions");
     const auto rate = read_rate(o);
-    if (zone == kNone || !rate) return;
+    if (zone == kNone) return;
+    // An invalid rate still declares the route, so that compensation on it
+    // is not reported a second time as "no transfer rule".
     for (const auto& [region, pos] : regions) {
       const std::string p = o.field("buyer_regions");
       if (region == r_.zones[zone].region) {
@@ -1252,7 +1254,7 @@ class Loader {
                                 "); allowed: one rule per zone and region"));
         continue;
       }
-      r_.transfers.push_back(TransferRule{zone, region, rate->first, rate->second});
+      if (rate) r_.transfers.push_back(TransferRule{zone, region, rate->first, rate->second});
     }
   }
 
@@ -1314,7 +1316,8 @@ class Loader {
         o.error("beneficiary", cat(show(b.id), " is a party of kind ", name_of(b.kind),
                                    "; allowed: a city_government (the source city)"));
         ok = false;
-      } else if (c.zone != kNone && b.region != r_.zones[c.zone].region && b.region != kNone) {
+      } else if (c.zone != kNone && r_.zones[c.zone].region != kNone && b.region != kNone &&
+                 b.region != r_.zones[c.zone].region) {
         o.error("beneficiary",
                 cat(show(b.id), " is the government of ", show(r_.regions[b.region].id),
                     " but zone ", show(r_.zones[c.zone].id), " lies in ",
