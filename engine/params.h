@@ -29,6 +29,13 @@ struct InstrumentParams {
   PriceFen reference_fen = 0;  // initial reference price; within [floor, ceiling]
   // Bounds fixed at start-up: pools are sized from them, nothing grows later.
   std::uint32_t max_orders = 1u << 16;  // resting orders in this book at once
+  // Price levels per side. The book keeps one level per tick over
+  // [floor, ceiling], so (ceiling - floor) / tick + 1 must not exceed this
+  // (the engine refuses the instrument at start-up otherwise). Level memory
+  // is reserved lazily (untouched levels cost no physical memory).
+  std::uint32_t max_levels = 1u << 20;
+  // Largest quantity of one order, in base units; larger orders are rejected.
+  Qty max_order_qty = 1'000'000'000'000;
 };
 
 }  // namespace haihe::engine
