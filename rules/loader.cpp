@@ -487,6 +487,134 @@ std::string sha256_hex(std::string_view text) {
   return out;
 }
 
+// ---------------------------------------------------------------- pre-scan
+
+// toml++ 3.3 (Debian 12) reaches TOML_UNREACHABLE (undefined behaviour) in
+// is_non_ascii_horizontal_whitespace() for many non-ASCII code points (e.g.
+// U+044F) wherever it tests for whitespace: outside strings, after a
+// backslash in a multi-line basic string, and on the first character after
+// a line-ending backslash. Found by fuzz_rules_loader. This scan rejects
+// those inputs before toml++ sees them. Outside strings and comments
+// non-ASCII is never valid TOML 1.0; the line-ending-backslash case is valid
+// but so rare that asking for a \uXXXX escape instead is acceptable.
+struct ScanProblem {
+  Pos pos;
+  std::string message;
+};
+
+std::optional<ScanProblem> scan_for_toml_hazards(std::string_view t) {
+  enum class State { normal, comment, basic, multi_basic, literal, multi_literal };
+  State state = State::normal;
+  std::uint32_t line = 1;
+  std::uint32_t column = 0;  // of the byte at i, in code points, 1-based
+  std::size_t i = 0;
+  if (t.substr(0, 3) == "\xEF\xBB\xBF") i = 3;  // a UTF-8 byte order mark is allowed
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(t[k]); };
+  auto advance = [&] {  // move past t[i], keeping line and column
+    if (t[i] == '\n') {
+      ++line;
+      column = 0;
+    }
+    ++i;
+  };
+  auto col_of = [&](std::size_t k) {  // column of t[k] on the current line
+    std::uint32_t c = column;
+    for (std::size_t j = i; j <= k && j < t.size(); ++j) {
+      if ((byte(j) & 0xC0) != 0x80) ++c;
+    }
+    return c;
+  };
+  auto run_of = [&](char q) {
+    std::size_t n = 0;
+    while (i + n < t.size() && t[i + n] == q) ++n;
+    return n;
+  };
+  auto skip = [&](std::size_t n) {
+    for (std::size_t k = 0; k < n && i < t.size(); ++k) {
+      if ((byte(i) & 0xC0) != 0x80) ++column;
+      advance();
+    }
+  };
+  const std::string outside =
+      "syntax error: non-ASCII character outside a string or comment; allowed: ASCII there "
+      "(quote a key that needs other characters)";
+  while (i < t.size()) {
+    const char c = t[i];
+    const unsigned char u = byte(i);
+    switch (state) {
+      case State::normal:
+        if (u >= 0x80) return ScanProblem{{line, col_of(i)}, outside};
+        if (c == '#') {
+          state = State::comment;
+        } else if (c == '"') {
+          const std::size_t n = run_of('"');
+          state = n >= 3 ? State::multi_basic : State::basic;
+          skip(n >= 3 ? 3 : 1);
+          continue;
+        } else if (c == '\'') {
+          const std::size_t n = run_of('\'');
+          state = n >= 3 ? State::multi_literal : State::literal;
+          skip(n >= 3 ? 3 : 1);
+          continue;
+        }
+        break;
+      case State::comment:
+        if (c == '\n') state = State::normal;
+        break;
+      case State::basic:
+        if (c == '\\') {
+          if (i + 1 < t.size() && byte(i + 1) >= 0x80) {
+            return ScanProblem{{line, col_of(i + 1)},
+                               "syntax error: invalid escape sequence; allowed: \\b \\t \\n \\f \\r "
+                               "\\\" \\\\ \\uXXXX \\UXXXXXXXX"};
+          }
+          skip(2);
+          continue;
+        }
+        if (c == '"' || c == '\n') state = State::normal;
+        break;
+      case State::multi_basic:
+        if (c == '\\') {
+          if (i + 1 < t.size() && byte(i + 1) >= 0x80) {
+            return ScanProblem{{line, col_of(i + 1)},
+                               "syntax error: invalid escape sequence; allowed: \\b \\t \\n \\f \\r "
+                               "\\\" \\\\ \\uXXXX \\UXXXXXXXX, or a line-ending backslash"};
+          }
+          std::size_t k = i + 1;
+          while (k < t.size() && (t[k] == ' ' || t[k] == '\t' || t[k] == '\r' || t[k] == '\n')) ++k;
+          if (k > i + 1 && k < t.size() && byte(k) >= 0x80) {
+            skip(k - i);
+            return ScanProblem{{line, col_of(i)},
+                               "syntax error: a non-ASCII character right after a line-ending "
+                               "backslash is not supported; write it as a \\uXXXX escape"};
+          }
+          skip(k > i + 1 ? k - i : 2);
+          continue;
+        }
+        if (c == '"') {
+          const std::size_t n = run_of('"');
+          if (n >= 3) state = State::normal;
+          skip(std::min<std::size_t>(n, 5));
+          continue;
+        }
+        break;
+      case State::literal:
+        if (c == '\'' || c == '\n') state = State::normal;
+        break;
+      case State::multi_literal:
+        if (c == '\'') {
+          const std::size_t n = run_of('\'');
+          if (n >= 3) state = State::normal;
+          skip(std::min<std::size_t>(n, 5));
+          continue;
+        }
+        break;
+    }
+    skip(1);
+  }
+  return std::nullopt;
+}
+
 // ---------------------------------------------------------------- loader
 
 struct MarketDefaults {
@@ -531,6 +659,10 @@ class Loader {
       errors_.add({1, 1}, "",
                   "the file is empty; a rules file needs at least [market], [[regions]], "
                   "[[parties]] and [[instruments]] (see rules/README.md)");
+      throw RulesLoadError(errors_.take());
+    }
+    if (const auto problem = scan_for_toml_hazards(text_)) {
+      errors_.add(problem->pos, "", problem->message);
       throw RulesLoadError(errors_.take());
     }
     toml::table doc;
@@ -901,6 +1033,13 @@ class Loader {
     if (ceiling && floor_ok && tick_ok && *ceiling < in.floor_fen) {
       o.error("ceiling_fen", cat(*ceiling, " is below floor_fen ", in.floor_fen,
                                  "; allowed: floor_fen <= ceiling_fen"));
+      ceiling.reset();
+    }
+    if (ceiling && floor_ok && tick_ok && (*ceiling - in.floor_fen) / t + 1 > kMaxPriceLevels) {
+      o.error("ceiling_fen", cat("the price grid from floor_fen ", in.floor_fen, " to ceiling_fen ",
+                                 *ceiling, " has ", (*ceiling - in.floor_fen) / t + 1,
+                                 " ticks; allowed: at most ", kMaxPriceLevels,
+                                 " (raise tick_fen or narrow floor_fen..ceiling_fen)"));
       ceiling.reset();
     }
     if (ceiling) in.ceiling_fen = *ceiling;

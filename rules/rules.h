@@ -81,6 +81,9 @@ inline constexpr Qty kMaxQty = 10'000'000'000'000;           // 1e13 base units
 inline constexpr Fen kMaxTradeValueFen = 100'000'000'000'000;  // 1e14 fen = 1 trillion yuan
 inline constexpr Fen kMaxCashFen = 1'000'000'000'000'000;    // 1e15 fen, all opening cash
 inline constexpr std::uint32_t kBpsDenominator = 10'000;     // 100% in basis points
+// Price levels from floor to ceiling: (ceiling_fen - floor_fen) / tick_fen + 1
+// never exceeds this, so an order book with one level per tick stays small.
+inline constexpr std::int64_t kMaxPriceLevels = std::int64_t{1} << 20;
 
 /// Which tier of government a region is.
 enum class RegionLevel : std::uint8_t { municipality, prefecture_city };

@@ -128,6 +128,12 @@ TEST(RulesErrors, FloorAboveCeiling) {
   expect_error(t, "instruments[1].ceiling_fen", "500000 is below floor_fen 600000", line_of(t, "ceiling_fen = 500000"));
 }
 
+TEST(RulesErrors, PriceGridTooFine) {
+  const std::string t = with("ceiling_fen = 500\n", "ceiling_fen = 2000000\n");
+  expect_error(t, "instruments[0].ceiling_fen", "has 1999991 ticks; allowed: at most 1048576",
+               line_of(t, "ceiling_fen = 2000000"));
+}
+
 TEST(RulesErrors, PricesOffTickOrReferenceOutsideLimits) {
   std::string t = with("reference_fen = 660000", "reference_fen = 660050");
   expect_error(t, "instruments[1].reference_fen", "not a multiple of tick_fen 100", line_of(t, "660050"));
@@ -261,7 +267,9 @@ TEST(RulesErrors, KindSpecificFields) {
 
 TEST(RulesErrors, TradeValuesStayFarFromOverflow) {
   // One lot at the ceiling worth more than 1e14 fen.
-  std::string t = with("ceiling_fen = 2400000", "ceiling_fen = 10000000000\nlot_qty = 100000");
+  std::string t = with("tick_fen = 100\nfloor_fen = 600000\nceiling_fen = 2400000\nreference_fen = 660000",
+                       "tick_fen = 1000000\nfloor_fen = 5000000000\nceiling_fen = 10000000000\n"
+                       "reference_fen = 6000000000\nlot_qty = 100000");
   expect_error(t, "instruments[1].lot_qty", "is worth more than", line_of(t, "lot_qty = 100000"));
   t = with("ceiling_fen = 2400000", "ceiling_fen = 2400000\nmax_order_qty = 1000000000");
   expect_error(t, "instruments[1].max_order_qty", "would be worth more than", line_of(t, "max_order_qty"));
@@ -290,6 +298,29 @@ TEST(RulesErrors, DeepNestingIsAnErrorNotACrash) {
   EXPECT_FALSE(errors_of(t).empty());
   t = "x = " + std::string(5000, '{');
   EXPECT_FALSE(errors_of(t).empty());
+}
+
+// toml++ 3.3 has undefined behaviour on some non-ASCII code points where it
+// tests for whitespace (found by fuzz_rules_loader); the loader rejects
+// those inputs first. Non-ASCII inside strings and comments stays valid.
+TEST(RulesErrors, NonAsciiOutsideStringsIsASyntaxError) {
+  std::string t = with("[[zones]]", "bя = 1\n[[zones]]");
+  expect_error(t, "", "non-ASCII character outside a string or comment", line_of(t, "bя"));
+  EXPECT_EQ(errors_of(t).at(0).column, 2u);
+  t = with("name = \"test market\"", "name = \"test\\я market\"");
+  expect_error(t, "", "invalid escape sequence", line_of(t, "test\\я"));
+  t = with("name = \"test market\"", "name = \"\"\"test\\\n   я market\"\"\"");
+  expect_error(t, "", "line-ending backslash is not supported", line_of(t, "я market"));
+  // Valid: names in Chinese, comments, literal and multi-line strings.
+  t = with("name = \"test market\"", "name = \"京津冀 test market\" # 市场 я\n");
+  t = with("province = \"Hebei\"", "province = '河北'", t);
+  t = with("province = \"Beijing\"", "province = \"\"\"北京\\\n   Beijing\"\"\"", t);
+  const auto errors = errors_of(t);
+  EXPECT_TRUE(errors.empty()) << dump(errors);
+  const auto r = load_rules_text(t);
+  EXPECT_EQ(r->name, "京津冀 test market");
+  EXPECT_EQ(r->regions[1].province, "河北");
+  EXPECT_EQ(r->regions[0].province, "北京Beijing");
 }
 
 TEST(RulesErrors, UnreadableFile) {
