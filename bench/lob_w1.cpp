@@ -107,12 +107,15 @@ std::uint64_t now_ns() {
                                         .count());
 }
 
+/// Prints the usage; exits 2 after an error message, 0 for --help.
 [[noreturn]] void usage(const char* msg) {
   if (msg != nullptr) std::fprintf(stderr, "lob_w1: %s\n", msg);
-  std::fprintf(stderr,
+  std::fprintf(msg != nullptr ? stderr : stdout,
                "usage: lob_w1 [--seed N] [--profile thin|deep | --mq M] [--ops N] [--callgrind]\n"
-               "  defaults: --seed 42 --profile thin (M=320; deep: M=300) --ops 1000000\n");
-  std::exit(2);
+               "  defaults: --seed 42 --profile thin (M=320; deep: M=300) --ops 1000000\n"
+               "  --callgrind: instrument only the replay loop, for\n"
+               "    valgrind --tool=callgrind --instr-atstart=no lob_w1 --callgrind\n");
+  std::exit(msg != nullptr ? 2 : 0);
 }
 
 std::uint64_t parse_u64(const char* flag, const char* s) {

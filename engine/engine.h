@@ -19,6 +19,20 @@
 // integers in the instrument's base unit (Qty). Every price must be a
 // multiple of tick_fen, every quantity a multiple of lot_qty.
 //
+// Threading: none. A Book or Engine belongs to one thread (the core's single
+// writer); listeners are called synchronously, inside the command, and must
+// not call back into the book.
+//
+// Order ids are assigned by the caller and must be unique per book; the
+// engine can only detect a collision with an order that is still resting
+// (duplicate_order_id). Books start in state closed.
+//
+// Layout (why it is fast): one price level per tick over [floor, ceiling]
+// (so resting orders stay valid wherever the band moves), an intrusive FIFO
+// per level, a hierarchical bitmap per side to find the next best level,
+// a pool of order slots and an id -> slot open-addressing table, all sized
+// from InstrumentParams at construction. See bench/lob_w1.cpp for figures.
+//
 // Commands and their checks (first failing check wins, in this order)
 // ------------------------------------------------------------------
 // new_order(NewOrder):
@@ -432,6 +446,13 @@ class Book {
   /// band_high_fen] (floor and ceiling when there is no band).
   PriceFen band_low_fen() const noexcept { return band_low_fen_; }
   PriceFen band_high_fen() const noexcept { return band_high_fen_; }
+  /// The limit a market order on `side` gets: the highest price on tick in
+  /// the band for a buy, the lowest for a sell (what a buyer's cash
+  /// reservation must cover). If the band holds no price on tick the two
+  /// cross and market orders cannot trade.
+  PriceFen market_limit_fen(Side side) const noexcept {
+    return price_of(side == Side::buy ? band_high_ : band_low_);
+  }
   std::optional<PriceFen> best_bid() const noexcept;
   std::optional<PriceFen> best_ask() const noexcept;
   /// Total resting quantity at a price on one side (0 if none or off-grid).

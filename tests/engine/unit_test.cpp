@@ -664,6 +664,8 @@ TEST_F(BookTest, ReferenceMovesTheBand) {
   EXPECT_EQ(book_->band_high_fen(), 550);
   EXPECT_EQ(book_->set_reference(903), RejectReason::none);  // 903 +- 90
   EXPECT_EQ(ev(), (E{ReferenceChanged{0, 903, 813, 993}}));
+  EXPECT_EQ(book_->market_limit_fen(B), 990);  // on tick
+  EXPECT_EQ(book_->market_limit_fen(S), 815);
   expect_reject(lim(1, B, 810, 10), RejectReason::price_outside_band);
   EXPECT_EQ(book_->new_order(lim(1, B, 815, 10)), RejectReason::none);
   EXPECT_EQ(book_->new_order(lim(2, S, 990, 10)), RejectReason::none);
