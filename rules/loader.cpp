@@ -535,6 +535,14 @@ std::optional<ScanProblem> scan_for_toml_hazards(std::string_view t) {
       advance();
     }
   };
+  // In valid TOML a string starts at the beginning of a line or after
+  // whitespace, '=', '[', '{', ',' or '.' (dotted keys).
+  auto at_token_start = [&] {
+    if (i == 0) return true;
+    const char p = t[i - 1];
+    return p == ' ' || p == '\t' || p == '\n' || p == '\r' || p == '=' || p == '[' || p == '{' ||
+           p == ',' || p == '.' || (i == 3 && t.substr(0, 3) == "\xEF\xBB\xBF");
+  };
   const std::string outside =
       "syntax error: non-ASCII character outside a string or comment; allowed: ASCII there "
       "(quote a key that needs other characters)";
@@ -546,6 +554,9 @@ std::optional<ScanProblem> scan_for_toml_hazards(std::string_view t) {
         if (u >= 0x80) return ScanProblem{{line, col_of(i)}, outside};
         if (c == '#') {
           state = State::comment;
+        } else if ((c == '"' || c == '\'') && !at_token_start()) {
+          // A quote inside a bare token is not a string to toml++ (and not
+          // valid TOML): keep scanning as outside a string.
         } else if (c == '"') {
           const std::size_t n = run_of('"');
           state = n >= 3 ? State::multi_basic : State::basic;

@@ -307,6 +307,8 @@ TEST(RulesErrors, NonAsciiOutsideStringsIsASyntaxError) {
   std::string t = with("[[zones]]", "bя = 1\n[[zones]]");
   expect_error(t, "", "non-ASCII character outside a string or comment", line_of(t, "bя"));
   EXPECT_EQ(errors_of(t).at(0).column, 2u);
+  t = with("[[zones]]", "x = [-'я']\n[[zones]]");  // a quote inside a bare value starts no string
+  expect_error(t, "", "non-ASCII character outside a string or comment", line_of(t, "x = [-'я']"));
   t = with("name = \"test market\"", "name = \"test\\я market\"");
   expect_error(t, "", "invalid escape sequence", line_of(t, "test\\я"));
   t = with("name = \"test market\"", "name = \"\"\"test\\\n   я market\"\"\"");
