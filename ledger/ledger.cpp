@@ -1,1 +1,1648 @@
-// placeholder: replaced by the issue that builds this module
+// haihe::ledger — implementation. See ledger.h for the contract and
+// format.h for the bytes.
+#include "ledger/ledger.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <set>
+#include <tuple>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "ledger/format.h"
+#include "ledger/lmdb_raii.h"
+#include "ledger/sha256.h"
+#include "ledger/state_check.h"
+
+namespace haihe::ledger {
+
+namespace {
+
+__extension__ typedef __int128 i128;  // checked products (qty x price, x bps)
+using format::Table;
+constexpr std::int64_t kI64Max = std::numeric_limits<std::int64_t>::max();
+constexpr i128 kBps = 10000;
+
+// Non-negative amount that fits int64.
+inline bool fits(i128 v) { return v >= 0 && v <= kI64Max; }
+inline bool add_ok(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  return !__builtin_add_overflow(a, b, &r);
+}
+// floor(value * bps / 10000) for value >= 0.
+inline i128 bps_of(i128 value, std::uint32_t bps) { return value * bps / kBps; }
+
+constexpr std::uint64_t kImageFactor = 8;  // reservation image policy (ledger.h)
+
+// Rules, turned into dense tables once at open.
+struct Policy {
+  std::uint32_t nP = 0, nI = 0, nR = 0, nZ = 0;
+  std::vector<rules::PartyKind> kind;
+  std::vector<RegionIndex> region;  // per party
+  std::vector<std::uint8_t> may_trade;  // nP * nI
+  std::vector<Qty> party_limit;         // nP * nI; 0: none
+  std::vector<Qty> region_cap;          // nR * nI; -1: none
+  struct Inst {
+    bool water = false;
+    ZoneIndex zone = rules::kNone;
+    RegionIndex zone_city = rules::kNone;
+    std::uint16_t vintage = 0;
+    std::uint32_t zone_key = rules::kNone;  // index into zone_keys
+    std::uint32_t buyer_fee_bps = 0, seller_fee_bps = 0;
+    PartyIndex levy_fund = rules::kNone;
+    std::uint32_t levy_bps = 0;
+  };
+  std::vector<Inst> inst;
+  struct Transfer {
+    std::int64_t num = 0, den = 0;  // den 0: no rule
+  };
+  std::vector<Transfer> transfer;  // nZ * nR
+  struct Comp {
+    PartyIndex beneficiary = rules::kNone;  // kNone: no route
+    Fen fen_per_unit = 0;
+    std::uint32_t bps = 0;
+  };
+  std::vector<Comp> comp;  // nZ * nR
+  std::vector<std::pair<ZoneIndex, std::uint16_t>> zone_keys;  // sorted
+  std::vector<Qty> zone_cap;                                    // per zone key; -1: none
+  PartyIndex exchange = rules::kNone;
+
+  std::size_t pi(PartyIndex p, InstrumentIndex i) const { return std::size_t{p} * nI + i; }
+  std::size_t ri(RegionIndex r, InstrumentIndex i) const { return std::size_t{r} * nI + i; }
+};
+
+[[noreturn]] void config_error(const std::string& msg) { throw LedgerError(msg); }
+
+Policy build_policy(const rules::MarketRules& r) {
+  Policy p;
+  auto u32 = [](std::size_t n, const char* what) {
+    if (n >= rules::kNone) config_error(std::string("market rules: too many ") + what);
+    return static_cast<std::uint32_t>(n);
+  };
+  p.nP = u32(r.parties.size(), "parties");
+  p.nI = u32(r.instruments.size(), "instruments");
+  p.nR = u32(r.regions.size(), "regions");
+  p.nZ = u32(r.zones.size(), "zones");
+  std::vector<std::string> errs;
+  auto err = [&](std::string s) { errs.push_back(std::move(s)); };
+
+  p.kind.resize(p.nP);
+  p.region.resize(p.nP);
+  p.may_trade.assign(std::size_t{p.nP} * p.nI, 0);
+  p.party_limit.assign(std::size_t{p.nP} * p.nI, 0);
+  for (std::uint32_t i = 0; i < p.nP; ++i) {
+    const auto& party = r.parties[i];
+    p.kind[i] = party.kind;
+    p.region[i] = party.region;
+    if (party.region != rules::kNone && party.region >= p.nR) err("party " + party.id + ": region index out of range");
+    if (party.kind == rules::PartyKind::exchange && p.exchange == rules::kNone) p.exchange = i;
+    for (const InstrumentIndex in : party.may_trade) {
+      if (in < p.nI) p.may_trade[p.pi(i, in)] = 1;
+    }
+  }
+  for (std::uint32_t in = 0; in < p.nI; ++in) {
+    for (std::uint32_t i = 0; i < p.nP; ++i) p.party_limit[p.pi(i, in)] = r.instruments[in].party_limit_qty;
+  }
+  for (auto it = r.party_caps.rbegin(); it != r.party_caps.rend(); ++it) {  // first one wins
+    if (it->party >= p.nP || it->instrument >= p.nI) {
+      err("party_caps: index out of range");
+      continue;
+    }
+    p.party_limit[p.pi(it->party, it->instrument)] = it->limit_qty;
+  }
+  p.region_cap.assign(std::size_t{p.nR} * p.nI, -1);
+  for (auto it = r.region_caps.rbegin(); it != r.region_caps.rend(); ++it) {
+    if (it->region >= p.nR || it->instrument >= p.nI) {
+      err("region_caps: index out of range");
+      continue;
+    }
+    p.region_cap[p.ri(it->region, it->instrument)] = it->cap_qty;
+  }
+
+  std::set<std::pair<ZoneIndex, std::uint16_t>> keys;
+  for (const auto& c : r.zone_caps) {
+    if (c.zone >= p.nZ) err("zone_caps: zone index out of range");
+    else keys.emplace(c.zone, c.vintage);
+  }
+  for (const auto& in : r.instruments) {
+    if (in.kind == rules::InstrumentKind::water) {
+      if (in.zone >= p.nZ) err("instrument " + in.symbol + ": water without a valid source zone");
+      else keys.emplace(in.zone, in.vintage);
+    }
+  }
+  p.zone_keys.assign(keys.begin(), keys.end());
+  p.zone_cap.assign(p.zone_keys.size(), -1);
+  for (std::size_t k = 0; k < p.zone_keys.size(); ++k) {
+    if (const auto* c = r.zone_cap(p.zone_keys[k].first, p.zone_keys[k].second)) p.zone_cap[k] = c->cap_qty;
+  }
+
+  bool any_fee = false;
+  p.inst.resize(p.nI);
+  for (std::uint32_t i = 0; i < p.nI; ++i) {
+    const auto& in = r.instruments[i];
+    auto& x = p.inst[i];
+    x.water = in.kind == rules::InstrumentKind::water;
+    x.vintage = in.vintage;
+    if (x.water && in.zone < p.nZ) {
+      x.zone = in.zone;
+      x.zone_city = r.zones[in.zone].region;
+      const auto key = std::pair{in.zone, in.vintage};
+      x.zone_key = static_cast<std::uint32_t>(
+          std::lower_bound(p.zone_keys.begin(), p.zone_keys.end(), key) - p.zone_keys.begin());
+    }
+    x.buyer_fee_bps = in.buyer_fee_bps;
+    x.seller_fee_bps = in.seller_fee_bps;
+    if (in.buyer_fee_bps > kBps || in.seller_fee_bps > kBps) err("instrument " + in.symbol + ": fee above 10000 bps");
+    if (in.buyer_fee_bps != 0 || in.seller_fee_bps != 0) any_fee = true;
+    if (const rules::Levy* l = r.levy_for(in)) {
+      if (l->fund >= p.nP) err("levy " + l->id + ": fund index out of range");
+      x.levy_fund = l->fund;
+      x.levy_bps = l->bps;
+    }
+    if (std::uint64_t{x.seller_fee_bps} + x.levy_bps > 10000) {
+      err("instrument " + in.symbol + ": seller fee plus levy exceed 10000 bps");
+    }
+  }
+  if (any_fee && p.exchange == rules::kNone) err("fees are charged but no party is of kind exchange");
+
+  p.transfer.resize(std::size_t{p.nZ} * p.nR);
+  p.comp.resize(std::size_t{p.nZ} * p.nR);
+  for (ZoneIndex z = 0; z < p.nZ; ++z) {
+    for (RegionIndex g = 0; g < p.nR; ++g) {
+      const std::size_t k = std::size_t{z} * p.nR + g;
+      if (const auto* t = r.transfer(z, g)) {
+        if (t->num <= 0 || t->den <= 0 || t->num > t->den) err("transfer rule: need 0 < num <= den");
+        else p.transfer[k] = {t->num, t->den};
+      }
+      if (const auto* c = r.compensation_for(z, g)) {
+        if (c->beneficiary >= p.nP) err("compensation " + c->id + ": beneficiary out of range");
+        if (c->fen_per_unit < 0 || c->bps > kBps) err("compensation " + c->id + ": negative or above 10000 bps");
+        p.comp[k] = {c->beneficiary, c->fen_per_unit, c->bps};
+      }
+    }
+  }
+  if (!errs.empty()) {
+    std::string msg = "the market rules cannot be used by the ledger:";
+    for (const auto& e : errs) msg += "\n  " + e;
+    config_error(msg);
+  }
+  return p;
+}
+
+// A state array whose changes in the current batch are tracked: the first
+// touch of an element in a batch records its old value (the undo log, which
+// is also the list of records to write at commit).
+template <class T>
+struct Tracked {
+  std::vector<T> v;
+  std::vector<std::uint64_t> stamp;
+  std::vector<std::pair<std::uint32_t, T>> undo;
+  void init(std::size_t n) {
+    v.assign(n, T{});
+    stamp.assign(n, 0);
+    undo.clear();
+  }
+  T& touch(std::size_t i, std::uint64_t epoch) {
+    if (stamp[i] != epoch) {
+      stamp[i] = epoch;
+      undo.emplace_back(static_cast<std::uint32_t>(i), v[i]);
+    }
+    return v[i];
+  }
+  void rollback() {
+    for (auto it = undo.rbegin(); it != undo.rend(); ++it) v[it->first] = it->second;
+    undo.clear();
+  }
+};
+
+struct ZoneHeld {
+  Qty held_qty = 0;
+  friend bool operator==(const ZoneHeld&, const ZoneHeld&) = default;
+};
+struct LossQty {
+  Qty qty = 0;
+  friend bool operator==(const LossQty&, const LossQty&) = default;
+};
+
+struct OrderSlot {
+  OrderReservation o;
+  std::uint64_t stamp = 0;
+};
+
+struct ExtraWrite {  // genesis: meta and accounts
+  Table table;
+  std::vector<std::byte> key, value;
+};
+
+std::vector<std::byte> to_bytes(std::string_view s) {
+  const auto* b = reinterpret_cast<const std::byte*>(s.data());
+  return {b, b + s.size()};
+}
+
+}  // namespace
+
+// =============================================================== LedgerImpl
+
+struct LedgerImpl {
+  std::filesystem::path dir;
+  std::shared_ptr<const rules::MarketRules> rules;
+  Options options;
+  Policy pol;
+  int lock_fd = -1;
+  lmdb::Env env;
+  std::uint64_t map_bytes = 0;
+  MDB_dbi dbi_state[10] = {};  // by Table number
+  MDB_dbi dbi_journal = 0, dbi_chain = 0, dbi_trades = 0, dbi_movements = 0, dbi_snapshots = 0,
+          dbi_reservations = 0;
+
+  // State.
+  Tracked<Holding> hold;       // nP * nI
+  Tracked<Cash> cash;          // nP
+  Tracked<RegionUsage> reg;    // nR * nI
+  Tracked<ZoneHeld> zone;      // zone keys
+  Tracked<LossQty> loss;       // nI
+  Tracked<Supply> supply;      // nI + 1 (cash last)
+  std::unordered_map<OrderId, OrderSlot> orders;
+  std::vector<std::pair<OrderId, std::optional<OrderReservation>>> order_undo;
+
+  // History.
+  Seq head = 0;
+  Hash head_hash{};
+  TradeId next_trade = 1;
+  std::uint64_t next_movement = 1;
+  std::uint64_t entries_since_image = 0;
+  std::uint64_t image_min_entries = 65536;
+
+  // Batch.
+  bool batch_open = false;
+  std::uint64_t epoch = 0;
+  TradeId batch_first_trade = 1;
+  std::uint64_t batch_first_movement = 1;
+  std::vector<std::byte> trade_buf;     // (key, value) per trade
+  std::vector<std::byte> movement_buf;  // (key, value) per movement
+  std::vector<std::byte> snapshot;
+  bool has_snapshot = false;
+  std::vector<ExtraWrite> extra;
+  std::vector<std::byte> jbuf;     // journal record being built
+  std::vector<std::byte> image;    // reservation image being built
+  Sha256 sha;
+
+  ~LedgerImpl() {
+    env.reset();
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
+
+  // ---------------------------------------------------------------- open
+  bool open_env();  // true: no batch yet (genesis needed)
+  void init_state();
+  void load_record(Table t, std::span<const std::byte> key, std::span<const std::byte> value);
+  void load_state();
+  void recover_orders();
+  void genesis(std::string_view rules_text, const std::string& sha_hex);
+
+  // ---------------------------------------------------------------- ops
+  Holding& th(PartyIndex p, InstrumentIndex i) { return hold.touch(pol.pi(p, i), epoch); }
+  Cash& tc(PartyIndex p) { return cash.touch(p, epoch); }
+  RegionUsage& tr(RegionIndex r, InstrumentIndex i) { return reg.touch(pol.ri(r, i), epoch); }
+
+  OrderSlot* find_order(OrderId id) {
+    auto it = orders.find(id);
+    return it == orders.end() ? nullptr : &it->second;
+  }
+  OrderReservation& touch_order(OrderSlot& s, OrderId id) {
+    if (s.stamp != epoch) {
+      s.stamp = epoch;
+      order_undo.emplace_back(id, s.o);
+    }
+    return s.o;
+  }
+  void insert_order(OrderId id, const OrderReservation& o) {
+    order_undo.emplace_back(id, std::nullopt);
+    orders.emplace(id, OrderSlot{o, epoch});
+  }
+  void erase_order(OrderId id, OrderSlot& s) {
+    touch_order(s, id);
+    orders.erase(id);
+  }
+
+  void add_movement(MovementKind kind, PartyIndex party, PartyIndex counter, InstrumentIndex inst,
+                    std::int64_t amount) {
+    MovementRecord m;
+    m.seq = head + 1;
+    m.kind = kind;
+    m.party = party;
+    m.counterparty = counter;
+    m.instrument = inst;
+    m.amount = amount;
+    const std::size_t off = movement_buf.size();
+    movement_buf.resize(off + 8 + format::kMovementSize);
+    std::byte* p = movement_buf.data() + off;
+    format::put_u64be(p, next_movement++);
+    format::encode_movement(m, p);  // ts patched at commit
+  }
+
+  BuyQuote need_buy(PartyIndex party, InstrumentIndex inst, Qty qty, Fen limit) const;
+  Delivery delivery(PartyIndex seller, PartyIndex buyer, InstrumentIndex inst) const;
+  Reason issue(PartyIndex p, InstrumentIndex i, Qty q);
+  Reason retire(PartyIndex p, InstrumentIndex i, Qty q);
+  Reason deposit(PartyIndex p, Fen f);
+  Reason withdraw(PartyIndex p, Fen f);
+  Reason grant(PartyIndex fund, PartyIndex city, Fen f);
+  Reason reserve_sell(OrderId id, PartyIndex p, InstrumentIndex i, Qty q);
+  Reason reserve_buy(OrderId id, PartyIndex p, InstrumentIndex i, Qty q, Fen limit);
+  Reason release(OrderId id, Qty keep);
+  Reason settle(const Fill& f, TradeRecord* out);
+  Reason put_snapshot(Bytes b);
+
+  void begin();
+  CommitInfo commit(Bytes input, TimestampNs ts);
+  void abort();
+  void build_journal(Bytes input, TimestampNs ts, format::JournalHeader& h);
+  void write_txn(const format::JournalHeader& h, const Hash& new_head);
+  void grow_map(std::size_t need);
+
+  std::vector<std::string> check_invariants() const;
+};
+
+// ---------------------------------------------------------------- rules math
+
+BuyQuote LedgerImpl::need_buy(PartyIndex party, InstrumentIndex inst, Qty qty, Fen limit) const {
+  BuyQuote q;
+  if (party >= pol.nP) return {Reason::unknown_account};
+  if (inst >= pol.nI) return {Reason::unknown_instrument};
+  if (qty <= 0) return {Reason::invalid_quantity};
+  if (limit <= 0) return {Reason::invalid_price};
+  const i128 value = i128{qty} * limit;
+  if (!fits(value)) return {Reason::overflow};  // keeps value * bps far inside i128
+  const auto& in = pol.inst[inst];
+  const i128 fee = bps_of(value, in.buyer_fee_bps);
+  i128 comp = 0;
+  const RegionIndex br = pol.region[party];
+  if (in.water && br != rules::kNone) {
+    const auto& c = pol.comp[std::size_t{in.zone} * pol.nR + br];
+    if (c.beneficiary != rules::kNone) comp = i128{c.fen_per_unit} * qty + bps_of(value, c.bps);
+  }
+  const i128 total = value + fee + comp;
+  if (!fits(total)) return {Reason::overflow};
+  q.cash_fen = static_cast<Fen>(total);
+  q.compensation_fen = static_cast<Fen>(comp);
+  q.buyer_fee_fen = static_cast<Fen>(fee);
+  return q;
+}
+
+Delivery LedgerImpl::delivery(PartyIndex seller, PartyIndex buyer, InstrumentIndex inst) const {
+  Delivery d;
+  if (seller >= pol.nP || buyer >= pol.nP) return {Reason::unknown_account};
+  if (inst >= pol.nI) return {Reason::unknown_instrument};
+  const auto& in = pol.inst[inst];
+  if (!in.water) return d;
+  d.loss_zone = in.zone;
+  const RegionIndex br = pol.region[buyer], sr = pol.region[seller];
+  if (br == sr) return d;
+  if (br == rules::kNone) return {Reason::transfer_not_allowed};
+  if (br == in.zone_city) return d;
+  const auto& t = pol.transfer[std::size_t{in.zone} * pol.nR + br];
+  if (t.den == 0) return {Reason::transfer_not_allowed};
+  d.num = t.num;
+  d.den = t.den;
+  return d;
+}
+
+// ---------------------------------------------------------------- operations
+
+Reason LedgerImpl::issue(PartyIndex p, InstrumentIndex i, Qty q) {
+  if (p >= pol.nP) return Reason::unknown_account;
+  if (i >= pol.nI) return Reason::unknown_instrument;
+  if (q <= 0) return Reason::invalid_quantity;
+  if (pol.kind[p] == rules::PartyKind::regulator) return Reason::not_permitted;
+  const Holding& h = hold.v[pol.pi(p, i)];
+  const i128 after = i128{h.free_qty} + h.reserved_qty + h.incoming_qty + q;
+  if (!fits(after)) return Reason::overflow;
+  const Qty limit = pol.party_limit[pol.pi(p, i)];
+  if (limit > 0 && after > limit) return Reason::party_cap;
+  const RegionIndex r = pol.region[p];
+  if (r != rules::kNone) {
+    const RegionUsage& u = reg.v[pol.ri(r, i)];
+    const i128 ra = i128{u.held_qty} + u.incoming_qty + q;
+    if (!fits(ra)) return Reason::overflow;
+    const Qty cap = pol.region_cap[pol.ri(r, i)];
+    if (cap >= 0 && ra > cap) return Reason::region_cap;
+  }
+  const auto& in = pol.inst[i];
+  if (in.water) {
+    const i128 za = i128{zone.v[in.zone_key].held_qty} + q;
+    if (!fits(za)) return Reason::overflow;
+    const Qty cap = pol.zone_cap[in.zone_key];
+    if (cap >= 0 && za > cap) return Reason::zone_cap;
+  }
+  const Supply& s = supply.v[i];
+  if (!add_ok(s.issued_qty, q)) return Reason::overflow;
+  // apply
+  th(p, i).free_qty += q;
+  if (r != rules::kNone) tr(r, i).held_qty += q;
+  if (in.water) zone.touch(in.zone_key, epoch).held_qty += q;
+  supply.touch(i, epoch).issued_qty += q;
+  add_movement(MovementKind::issue, p, rules::kNone, i, q);
+  return Reason::ok;
+}
+
+Reason LedgerImpl::retire(PartyIndex p, InstrumentIndex i, Qty q) {
+  if (p >= pol.nP) return Reason::unknown_account;
+  if (i >= pol.nI) return Reason::unknown_instrument;
+  if (q <= 0) return Reason::invalid_quantity;
+  if (hold.v[pol.pi(p, i)].free_qty < q) return Reason::insufficient_holdings;
+  if (!add_ok(supply.v[i].retired_qty, q)) return Reason::overflow;
+  th(p, i).free_qty -= q;
+  const RegionIndex r = pol.region[p];
+  if (r != rules::kNone) tr(r, i).held_qty -= q;
+  const auto& in = pol.inst[i];
+  if (in.water) zone.touch(in.zone_key, epoch).held_qty -= q;
+  supply.touch(i, epoch).retired_qty += q;
+  add_movement(MovementKind::retire, p, rules::kNone, i, q);
+  return Reason::ok;
+}
+
+Reason LedgerImpl::deposit(PartyIndex p, Fen f) {
+  if (p >= pol.nP) return Reason::unknown_account;
+  if (f <= 0) return Reason::invalid_quantity;
+  if (pol.kind[p] == rules::PartyKind::regulator) return Reason::not_permitted;
+  const Cash& c = cash.v[p];
+  if (!fits(i128{c.free_fen} + c.reserved_fen + f)) return Reason::overflow;
+  if (!add_ok(supply.v[pol.nI].issued_qty, f)) return Reason::overflow;
+  tc(p).free_fen += f;
+  supply.touch(pol.nI, epoch).issued_qty += f;
+  add_movement(MovementKind::deposit, p, rules::kNone, rules::kNone, f);
+  return Reason::ok;
+}
+
+Reason LedgerImpl::withdraw(PartyIndex p, Fen f) {
+  if (p >= pol.nP) return Reason::unknown_account;
+  if (f <= 0) return Reason::invalid_quantity;
+  if (cash.v[p].free_fen < f) return Reason::insufficient_cash;
+  if (!add_ok(supply.v[pol.nI].retired_qty, f)) return Reason::overflow;
+  tc(p).free_fen -= f;
+  supply.touch(pol.nI, epoch).retired_qty += f;
+  add_movement(MovementKind::withdraw, p, rules::kNone, rules::kNone, f);
+  return Reason::ok;
+}
+
+Reason LedgerImpl::grant(PartyIndex fund, PartyIndex city, Fen f) {
+  if (fund >= pol.nP || city >= pol.nP) return Reason::unknown_account;
+  if (f <= 0) return Reason::invalid_quantity;
+  if (pol.kind[fund] != rules::PartyKind::fund || pol.kind[city] != rules::PartyKind::city_government) {
+    return Reason::not_permitted;
+  }
+  if (cash.v[fund].free_fen < f) return Reason::insufficient_cash;
+  const Cash& c = cash.v[city];
+  if (!fits(i128{c.free_fen} + c.reserved_fen + f)) return Reason::overflow;
+  tc(fund).free_fen -= f;
+  tc(city).free_fen += f;
+  add_movement(MovementKind::grant, city, fund, rules::kNone, f);
+  return Reason::ok;
+}
+
+Reason LedgerImpl::reserve_sell(OrderId id, PartyIndex p, InstrumentIndex i, Qty q) {
+  if (p >= pol.nP) return Reason::unknown_account;
+  if (i >= pol.nI) return Reason::unknown_instrument;
+  if (q <= 0) return Reason::invalid_quantity;
+  if (!pol.may_trade[pol.pi(p, i)]) return Reason::not_permitted;
+  if (orders.count(id) != 0) return Reason::duplicate_order;
+  if (hold.v[pol.pi(p, i)].free_qty < q) return Reason::insufficient_holdings;
+  Holding& h = th(p, i);
+  h.free_qty -= q;
+  h.reserved_qty += q;
+  insert_order(id, OrderReservation{p, i, Side::sell, 0, q, 0});
+  return Reason::ok;
+}
+
+Reason LedgerImpl::reserve_buy(OrderId id, PartyIndex p, InstrumentIndex i, Qty q, Fen limit) {
+  const BuyQuote need = need_buy(p, i, q, limit);
+  if (need.reason != Reason::ok) return need.reason;
+  if (!pol.may_trade[pol.pi(p, i)]) return Reason::not_permitted;
+  if (orders.count(id) != 0) return Reason::duplicate_order;
+  const Holding& h = hold.v[pol.pi(p, i)];
+  const i128 after = i128{h.free_qty} + h.reserved_qty + h.incoming_qty + q;
+  if (!fits(after)) return Reason::overflow;
+  const Qty limit_qty = pol.party_limit[pol.pi(p, i)];
+  if (limit_qty > 0 && after > limit_qty) return Reason::party_cap;
+  const RegionIndex r = pol.region[p];
+  if (r != rules::kNone) {
+    const RegionUsage& u = reg.v[pol.ri(r, i)];
+    const i128 ra = i128{u.held_qty} + u.incoming_qty + q;
+    if (!fits(ra)) return Reason::overflow;
+    const Qty cap = pol.region_cap[pol.ri(r, i)];
+    if (cap >= 0 && ra > cap) return Reason::region_cap;
+  }
+  if (cash.v[p].free_fen < need.cash_fen) return Reason::insufficient_cash;
+  Cash& c = tc(p);
+  c.free_fen -= need.cash_fen;
+  c.reserved_fen += need.cash_fen;
+  th(p, i).incoming_qty += q;
+  if (r != rules::kNone) tr(r, i).incoming_qty += q;
+  insert_order(id, OrderReservation{p, i, Side::buy, limit, q, need.cash_fen});
+  return Reason::ok;
+}
+
+Reason LedgerImpl::release(OrderId id, Qty keep) {
+  OrderSlot* s = find_order(id);
+  if (s == nullptr) return Reason::unknown_order;
+  if (keep < 0 || keep > s->o.qty) return Reason::invalid_quantity;
+  const OrderReservation o = s->o;
+  const Qty give = o.qty - keep;
+  if (o.side == Side::sell) {
+    Holding& h = th(o.party, o.instrument);
+    h.reserved_qty -= give;
+    h.free_qty += give;
+  } else {
+    Fen keep_cash = 0;
+    if (keep > 0) {
+      const BuyQuote need = need_buy(o.party, o.instrument, keep, o.limit_fen);
+      assert(need.reason == Reason::ok);  // keep <= qty, which was reservable
+      keep_cash = std::min(o.cash_fen, need.cash_fen);
+    }
+    const Fen back = o.cash_fen - keep_cash;
+    Cash& c = tc(o.party);
+    c.reserved_fen -= back;
+    c.free_fen += back;
+    th(o.party, o.instrument).incoming_qty -= give;
+    const RegionIndex r = pol.region[o.party];
+    if (r != rules::kNone && give != 0) tr(r, o.instrument).incoming_qty -= give;
+    if (keep > 0) touch_order(*s, id).cash_fen = keep_cash;
+  }
+  if (keep == 0) {
+    erase_order(id, *s);
+  } else if (give != 0) {
+    touch_order(*s, id).qty = keep;
+  }
+  return Reason::ok;
+}
+
+Reason LedgerImpl::settle(const Fill& f, TradeRecord* out) {
+  OrderSlot* bs = find_order(f.buy_order);
+  OrderSlot* ss = find_order(f.sell_order);
+  if (bs == nullptr || ss == nullptr) return Reason::unknown_order;
+  if (f.buy_order == f.sell_order) return Reason::order_mismatch;
+  const OrderReservation b = bs->o, s = ss->o;
+  if (b.side != Side::buy || s.side != Side::sell || b.instrument != s.instrument) return Reason::order_mismatch;
+  if (f.qty <= 0) return Reason::invalid_quantity;
+  if (f.price_fen <= 0) return Reason::invalid_price;
+  if (f.qty > b.qty || f.qty > s.qty || f.price_fen > b.limit_fen) return Reason::order_mismatch;
+  const InstrumentIndex i = b.instrument;
+  const auto& in = pol.inst[i];
+  const Delivery d = delivery(s.party, b.party, i);
+  if (d.reason != Reason::ok) return d.reason;
+  const Qty q = f.qty;
+  const Qty delivered = static_cast<Qty>(i128{q} * d.num / d.den);
+  const Qty lost = q - delivered;
+  const i128 value = i128{q} * f.price_fen;  // <= q * limit, which fit when reserved
+  const Fen buyer_fee = static_cast<Fen>(bps_of(value, in.buyer_fee_bps));
+  const Fen seller_fee = static_cast<Fen>(bps_of(value, in.seller_fee_bps));
+  const Fen levy = static_cast<Fen>(bps_of(value, in.levy_bps));
+  Fen comp = 0;
+  PartyIndex beneficiary = rules::kNone;
+  const RegionIndex br = pol.region[b.party], sr = pol.region[s.party];
+  if (in.water && br != rules::kNone) {
+    const auto& c = pol.comp[std::size_t{in.zone} * pol.nR + br];
+    if (c.beneficiary != rules::kNone) {
+      beneficiary = c.beneficiary;
+      comp = static_cast<Fen>(i128{c.fen_per_unit} * q + bps_of(value, c.bps));
+    }
+  }
+  const i128 charge = value + buyer_fee + comp;
+  if (charge > b.cash_fen) return Reason::insufficient_cash;  // cannot happen: reserved at the limit
+  const Fen proceeds = static_cast<Fen>(value) - seller_fee - levy;
+  assert(proceeds >= 0);
+  // Receivers must not overflow (free + reserved of each cash record).
+  auto cash_room = [&](PartyIndex p, i128 add) {
+    const Cash& c = cash.v[p];
+    return fits(i128{c.free_fen} + c.reserved_fen + add);
+  };
+  if (!cash_room(s.party, proceeds) || (pol.exchange != rules::kNone && !cash_room(pol.exchange, i128{buyer_fee} + seller_fee)) ||
+      (beneficiary != rules::kNone && !cash_room(beneficiary, comp)) ||
+      (in.levy_fund != rules::kNone && !cash_room(in.levy_fund, levy))) {
+    return Reason::overflow;
+  }
+  // Caps again: a fill never raises the buyer's holding + reach (delivered <=
+  // qty), so these hold unless the rules were amended since the reservation.
+  {
+    const Holding& h = hold.v[pol.pi(b.party, i)];
+    const i128 before = i128{h.free_qty} + h.reserved_qty + h.incoming_qty;
+    const i128 after = before + delivered - q;
+    const Qty limit = pol.party_limit[pol.pi(b.party, i)];
+    if (limit > 0 && after > limit && after > before) return Reason::party_cap;
+  }
+  if (!add_ok(loss.v[i].qty, lost)) return Reason::overflow;
+
+  // ---- apply: nothing below can fail ----
+  OrderReservation& bo = touch_order(*bs, f.buy_order);
+  OrderReservation& so = touch_order(*ss, f.sell_order);
+  so.qty -= q;
+  bo.qty -= q;
+  bo.cash_fen -= static_cast<Fen>(charge);
+  {
+    Holding& hs = th(s.party, i);
+    hs.reserved_qty -= q;
+  }
+  {
+    Holding& hb = th(b.party, i);
+    hb.free_qty += delivered;
+    hb.incoming_qty -= q;
+  }
+  if (sr != rules::kNone) tr(sr, i).held_qty -= q;
+  if (br != rules::kNone) {
+    RegionUsage& u = tr(br, i);
+    u.held_qty += delivered;
+    u.incoming_qty -= q;
+  }
+  if (lost != 0) {
+    loss.touch(i, epoch).qty += lost;
+    zone.touch(in.zone_key, epoch).held_qty -= lost;
+  }
+  tc(b.party).reserved_fen -= static_cast<Fen>(charge);
+  tc(s.party).free_fen += proceeds;
+  if (buyer_fee + seller_fee != 0) tc(pol.exchange).free_fen += buyer_fee + seller_fee;
+  if (comp != 0) tc(beneficiary).free_fen += comp;
+  if (levy != 0) tc(in.levy_fund).free_fen += levy;
+  // Close what is done.
+  if (so.qty == 0) erase_order(f.sell_order, *ss);
+  if (bo.qty == 0) {
+    const Fen back = bo.cash_fen;
+    if (back != 0) {
+      Cash& c = tc(b.party);
+      c.reserved_fen -= back;
+      c.free_fen += back;
+    }
+    erase_order(f.buy_order, *bs);
+  }
+
+  TradeRecord t;
+  t.id = next_trade++;
+  t.seq = head + 1;
+  t.ts_ns = f.ts_ns;
+  t.instrument = i;
+  t.buyer = b.party;
+  t.seller = s.party;
+  t.buy_order = f.buy_order;
+  t.sell_order = f.sell_order;
+  t.qty = q;
+  t.delivered_qty = delivered;
+  t.price_fen = f.price_fen;
+  t.value_fen = static_cast<Fen>(value);
+  t.buyer_fee_fen = buyer_fee;
+  t.seller_fee_fen = seller_fee;
+  t.compensation_fen = comp;
+  t.beneficiary = beneficiary;
+  t.levy_fen = levy;
+  t.fund = levy != 0 ? in.levy_fund : rules::kNone;
+  t.zone = in.zone;
+  const std::size_t off = trade_buf.size();
+  trade_buf.resize(off + 8 + format::kTradeSize);
+  std::byte* p = trade_buf.data() + off;
+  format::put_u64be(p, t.id);
+  format::encode_trade(t, p);
+  if (out != nullptr) *out = t;
+  return Reason::ok;
+}
+
+Reason LedgerImpl::put_snapshot(Bytes b) {
+  if (has_snapshot) return Reason::snapshot_exists;
+  snapshot.assign(b.begin(), b.end());
+  has_snapshot = true;
+  return Reason::ok;
+}
+
+// ---------------------------------------------------------------- batch
+
+void LedgerImpl::begin() {
+  if (batch_open) throw std::logic_error("haihe::ledger: begin() while a batch is open");
+  batch_open = true;
+  ++epoch;
+  batch_first_trade = next_trade;
+  batch_first_movement = next_movement;
+  trade_buf.clear();
+  movement_buf.clear();
+  has_snapshot = false;
+  snapshot.clear();
+}
+
+void LedgerImpl::abort() {
+  if (!batch_open) return;
+  hold.rollback();
+  cash.rollback();
+  reg.rollback();
+  zone.rollback();
+  loss.rollback();
+  supply.rollback();
+  for (auto it = order_undo.rbegin(); it != order_undo.rend(); ++it) {
+    if (it->second) {
+      auto& s = orders[it->first];
+      s.o = *it->second;
+      s.stamp = 0;
+    } else {
+      orders.erase(it->first);
+    }
+  }
+  order_undo.clear();
+  next_trade = batch_first_trade;
+  next_movement = batch_first_movement;
+  extra.clear();
+  batch_open = false;
+  ++epoch;  // stamps of this batch are stale from here on
+}
+
+namespace {
+
+// Appends one write-set entry.
+void put_entry(std::vector<std::byte>& buf, Table t, const std::byte* key, std::size_t klen,
+               const std::byte* val, std::size_t vlen, bool deleted) {
+  const std::size_t off = buf.size();
+  buf.resize(off + 2 + klen + 4 + (deleted ? 0 : vlen));
+  std::byte* p = buf.data() + off;
+  format::put_u8(p, static_cast<std::uint8_t>(t));
+  format::put_u8(p, static_cast<std::uint8_t>(klen));
+  std::memcpy(p, key, klen);
+  p += klen;
+  format::put_le<std::uint32_t>(p, deleted ? format::kDeleted : static_cast<std::uint32_t>(vlen));
+  if (!deleted) std::memcpy(p, val, vlen);
+}
+
+template <class T, class KeyFn, class ValFn>
+std::uint32_t emit_table(std::vector<std::byte>& buf, Table t, Tracked<T>& tr, KeyFn&& keyfn, ValFn&& valfn,
+                         bool sort_by_index = true) {
+  if (sort_by_index) {
+    std::sort(tr.undo.begin(), tr.undo.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+  std::uint32_t n = 0;
+  std::byte key[16];
+  std::byte val[64];
+  for (const auto& [idx, old] : tr.undo) {
+    const T& cur = tr.v[idx];
+    if (cur == old) continue;
+    std::byte* kp = key;
+    keyfn(kp, idx);
+    std::byte* vp = val;
+    valfn(vp, cur);
+    put_entry(buf, t, key, static_cast<std::size_t>(kp - key), val, static_cast<std::size_t>(vp - val),
+              cur == T{});
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+void LedgerImpl::build_journal(Bytes input, TimestampNs ts, format::JournalHeader& h) {
+  using namespace format;
+  jbuf.resize(kJournalHeader);
+  if (input.size() > 0xFFFF0000u) throw LedgerError("journal input larger than 4 GiB");
+  jbuf.insert(jbuf.end(), input.begin(), input.end());
+  std::uint32_t n = 0;
+  // Genesis records first (tables meta=1, accounts=2), sorted by key.
+  std::sort(extra.begin(), extra.end(), [](const ExtraWrite& a, const ExtraWrite& b) {
+    return std::tie(a.table, a.key) < std::tie(b.table, b.key);
+  });
+  for (const auto& e : extra) {
+    put_entry(jbuf, e.table, e.key.data(), e.key.size(), e.value.data(), e.value.size(), false);
+    ++n;
+  }
+  extra.clear();
+  const std::uint32_t nI = pol.nI;
+  n += emit_table(jbuf, Table::holdings, hold,
+                  [&](std::byte*& p, std::uint32_t idx) {
+                    put_u32be(p, idx / nI);
+                    put_u32be(p, idx % nI);
+                  },
+                  [](std::byte*& p, const Holding& v) {
+                    put_le(p, v.free_qty);
+                    put_le(p, v.reserved_qty);
+                    put_le(p, v.incoming_qty);
+                  });
+  n += emit_table(jbuf, Table::cash, cash, [](std::byte*& p, std::uint32_t idx) { put_u32be(p, idx); },
+                  [](std::byte*& p, const Cash& v) {
+                    put_le(p, v.free_fen);
+                    put_le(p, v.reserved_fen);
+                  });
+  n += emit_table(jbuf, Table::region_usage, reg,
+                  [&](std::byte*& p, std::uint32_t idx) {
+                    put_u32be(p, idx / nI);
+                    put_u32be(p, idx % nI);
+                  },
+                  [](std::byte*& p, const RegionUsage& v) {
+                    put_le(p, v.held_qty);
+                    put_le(p, v.incoming_qty);
+                  });
+  n += emit_table(jbuf, Table::zone_usage, zone,
+                  [&](std::byte*& p, std::uint32_t idx) {
+                    put_u32be(p, pol.zone_keys[idx].first);
+                    put_u16be(p, pol.zone_keys[idx].second);
+                  },
+                  [](std::byte*& p, const ZoneHeld& v) { put_le(p, v.held_qty); });
+  std::sort(loss.undo.begin(), loss.undo.end(), [&](const auto& a, const auto& b) {
+    return std::pair{pol.inst[a.first].zone, a.first} < std::pair{pol.inst[b.first].zone, b.first};
+  });
+  n += emit_table(
+      jbuf, Table::loss, loss,
+      [&](std::byte*& p, std::uint32_t idx) {
+        put_u32be(p, pol.inst[idx].zone);
+        put_u32be(p, idx);
+      },
+      [](std::byte*& p, const LossQty& v) { put_le(p, v.qty); }, false);
+  n += emit_table(jbuf, Table::supply, supply,
+                  [&](std::byte*& p, std::uint32_t idx) { put_u32be(p, idx == nI ? kCashKey : idx); },
+                  [](std::byte*& p, const Supply& v) {
+                    put_le(p, v.issued_qty);
+                    put_le(p, v.retired_qty);
+                  });
+  // Orders: the first undo entry of an id holds its value before the batch.
+  std::stable_sort(order_undo.begin(), order_undo.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::uint32_t order_entries = 0;
+  for (std::size_t k = 0; k < order_undo.size();) {
+    const OrderId id = order_undo[k].first;
+    const std::optional<OrderReservation>& before = order_undo[k].second;
+    while (k < order_undo.size() && order_undo[k].first == id) ++k;
+    auto it = orders.find(id);
+    const bool now = it != orders.end();
+    if (!now && !before) continue;
+    if (now && before && it->second.o == *before) continue;
+    std::byte key[8];
+    std::byte* kp = key;
+    put_u64be(kp, id);
+    std::byte val[kOrderSize];
+    if (now) encode_order(it->second.o, val);
+    put_entry(jbuf, Table::orders, key, 8, val, kOrderSize, !now);
+    ++order_entries;
+  }
+  n += order_entries;
+
+  h.seq = head + 1;
+  h.ts_ns = ts;
+  h.first_trade = batch_first_trade;
+  h.trade_count = static_cast<std::uint32_t>(next_trade - batch_first_trade);
+  h.first_movement = batch_first_movement;
+  h.movement_count = static_cast<std::uint32_t>(next_movement - batch_first_movement);
+  h.flags = has_snapshot ? kFlagSnapshot : 0;
+  h.input_len = static_cast<std::uint32_t>(input.size());
+  h.write_count = n;
+
+  // Reservation image (deterministic policy, ledger.h).
+  entries_since_image += order_entries;
+  image.clear();
+  if (entries_since_image >= kImageFactor * std::max<std::uint64_t>(orders.size(), image_min_entries)) {
+    std::vector<OrderId> ids;
+    ids.reserve(orders.size());
+    for (const auto& [id, s] : orders) ids.push_back(id);
+    std::sort(ids.begin(), ids.end());
+    image.resize(8 + ids.size() * (8 + kOrderSize));
+    std::byte* p = image.data();
+    put_le<std::uint64_t>(p, ids.size());
+    for (const OrderId id : ids) {
+      put_u64be(p, id);
+      encode_order(orders.find(id)->second.o, p);
+      p += kOrderSize;
+    }
+    h.flags |= kFlagReservations;
+    entries_since_image = 0;
+  }
+  encode_journal_header(h, jbuf.data());
+  // Movements carry the batch's timestamp.
+  for (std::size_t off = 0; off < movement_buf.size(); off += 8 + kMovementSize) {
+    std::byte* p = movement_buf.data() + off + 8 + 8;
+    put_le<std::int64_t>(p, ts);
+  }
+}
+
+void LedgerImpl::grow_map(std::size_t need) {
+  const std::uint64_t want = std::max<std::uint64_t>(map_bytes * 2, map_bytes + 2 * std::uint64_t{need});
+  if (map_bytes >= options.max_map_bytes) {
+    throw LedgerError("the ledger in " + dir.string() + " is full: it reached max_map_bytes = " +
+                      std::to_string(options.max_map_bytes) +
+                      " bytes; raise Options::max_map_bytes (and make sure the disk has room)");
+  }
+  const std::uint64_t next = std::min(want, options.max_map_bytes);
+  lmdb::check(mdb_env_set_mapsize(env.get(), static_cast<std::size_t>(next)), "growing the map");
+  map_bytes = next;
+}
+
+void LedgerImpl::write_txn(const format::JournalHeader& h, const Hash& new_head) {
+  using namespace format;
+  lmdb::Txn txn(env.get(), 0, "beginning the batch transaction");
+  auto ck = [](int rc, const char* what) {
+    if (rc == MDB_MAP_FULL) throw rc;  // caught by commit(): grow and retry
+    lmdb::check(rc, what);
+  };
+  // State tables, from the write-set itself (the same bytes verify folds).
+  bool bad = false;
+  const std::span<const std::byte> writes{jbuf.data() + kJournalHeader + h.input_len,
+                                          jbuf.size() - kJournalHeader - h.input_len};
+  MDB_txn* t = txn.get();
+  const bool ok = for_each_write(writes, h.write_count, [&](const WriteEntry& e) {
+    if (e.table == Table::orders || bad) return;
+    const MDB_dbi dbi = dbi_state[static_cast<int>(e.table)];
+    MDB_val k = lmdb::val(e.key);
+    if (e.deleted) {
+      const int rc = mdb_del(t, dbi, &k, nullptr);
+      if (rc == MDB_NOTFOUND) bad = true;
+      else ck(rc, "deleting a record");
+    } else {
+      MDB_val v = lmdb::val(e.value);
+      ck(mdb_put(t, dbi, &k, &v, 0), "writing a record");
+    }
+  });
+  if (!ok || bad) throw LedgerError("internal error: the batch's write-set does not match the stored tables");
+  auto append_all = [&](MDB_dbi dbi, const std::vector<std::byte>& buf, std::size_t vsize) {
+    if (buf.empty()) return;
+    lmdb::Cursor c(t, dbi);
+    for (std::size_t off = 0; off < buf.size(); off += 8 + vsize) {
+      MDB_val k = lmdb::val(buf.data() + off, 8);
+      MDB_val v = lmdb::val(buf.data() + off + 8, vsize);
+      ck(mdb_cursor_put(c.get(), &k, &v, MDB_APPEND), "appending a record");
+    }
+  };
+  append_all(dbi_trades, trade_buf, kTradeSize);
+  append_all(dbi_movements, movement_buf, kMovementSize);
+  std::byte seqkey[8];
+  {
+    std::byte* p = seqkey;
+    put_u64be(p, h.seq);
+  }
+  MDB_val k = lmdb::val(seqkey, 8);
+  if (h.flags & kFlagSnapshot) {
+    MDB_val v = lmdb::val(snapshot.data(), snapshot.size());
+    ck(mdb_put(t, dbi_snapshots, &k, &v, MDB_APPEND), "storing the snapshot");
+  }
+  if (h.flags & kFlagReservations) {
+    MDB_val v = lmdb::val(image.data(), image.size());
+    ck(mdb_put(t, dbi_reservations, &k, &v, MDB_APPEND), "storing the reservation image");
+  }
+  {
+    MDB_val v = lmdb::val(jbuf.data(), jbuf.size());
+    ck(mdb_put(t, dbi_journal, &k, &v, MDB_APPEND), "appending the journal record");
+  }
+  {
+    MDB_val v = lmdb::val(new_head.data(), new_head.size());
+    ck(mdb_put(t, dbi_chain, &k, &v, MDB_APPEND), "appending the chain record");
+  }
+  ck(txn.commit(), "committing the batch");
+}
+
+CommitInfo LedgerImpl::commit(Bytes input, TimestampNs ts) {
+  if (!batch_open) throw std::logic_error("haihe::ledger: commit() without an open batch");
+  // The undo logs stay until the transaction is durable, so that a failure
+  // can still roll the batch back in memory.
+  const auto entries_before = entries_since_image;
+  format::JournalHeader h;
+  Hash new_head;
+  try {
+    build_journal(input, ts, h);
+    sha.reset();
+    sha.update(head_hash.data(), head_hash.size());
+    sha.update(jbuf.data(), jbuf.size());
+    sha.update(trade_buf.data(), trade_buf.size());
+    sha.update(movement_buf.data(), movement_buf.size());
+    if (h.flags & format::kFlagSnapshot) {
+      const std::uint64_t n = snapshot.size();
+      sha.update(&n, 8);
+      sha.update(snapshot.data(), snapshot.size());
+    }
+    if (h.flags & format::kFlagReservations) {
+      const std::uint64_t n = image.size();
+      sha.update(&n, 8);
+      sha.update(image.data(), image.size());
+    }
+    new_head = sha.finish();
+    for (;;) {
+      try {
+        write_txn(h, new_head);
+        break;
+      } catch (int rc) {
+        assert(rc == MDB_MAP_FULL);
+        grow_map(jbuf.size() + trade_buf.size() + movement_buf.size() + snapshot.size() + image.size());
+      }
+    }
+  } catch (...) {
+    entries_since_image = entries_before;
+    abort();
+    throw;
+  }
+  head = h.seq;
+  head_hash = new_head;
+  batch_open = false;
+  hold.undo.clear();
+  cash.undo.clear();
+  reg.undo.clear();
+  zone.undo.clear();
+  loss.undo.clear();
+  supply.undo.clear();
+  order_undo.clear();
+  CommitInfo ci{h.seq, new_head, jbuf.size()};
+  if (jbuf.capacity() > (std::size_t{64} << 20)) std::vector<std::byte>().swap(jbuf);
+  if (image.capacity() > (std::size_t{64} << 20)) std::vector<std::byte>().swap(image);
+  return ci;
+}
+
+// ---------------------------------------------------------------- open
+
+bool LedgerImpl::open_env() {
+  MDB_env* e = nullptr;
+  lmdb::check(mdb_env_create(&e), "creating the environment");
+  env = lmdb::Env(e);
+  lmdb::check(mdb_env_set_maxdbs(e, 16), "mdb_env_set_maxdbs");
+  std::error_code ec;
+  const auto file_size = std::filesystem::file_size(dir / "data.mdb", ec);
+  map_bytes = std::max<std::uint64_t>(options.map_bytes, ec ? 0 : file_size);
+  map_bytes = (map_bytes + 0xFFFFF) & ~std::uint64_t{0xFFFFF};
+  lmdb::check(mdb_env_set_mapsize(e, static_cast<std::size_t>(map_bytes)), "mdb_env_set_mapsize");
+  unsigned flags = MDB_NORDAHEAD;
+  if (options.durability == Durability::none) flags |= MDB_NOSYNC;
+  const int rc = mdb_env_open(e, dir.c_str(), flags, 0644);
+  if (rc != MDB_SUCCESS) lmdb::fail(rc, "opening " + dir.string());
+  MDB_envinfo info;
+  mdb_env_info(e, &info);
+  map_bytes = info.me_mapsize;
+  lmdb::Txn txn(e, 0, "opening the tables");
+  MDB_dbi meta = 0;
+  bool fresh = false;
+  if (!lmdb::open_dbi(txn.get(), format::table_name(Table::meta), false, meta)) {
+    // No meta table: a new directory, or someone else's LMDB environment.
+    MDB_dbi main = 0;
+    lmdb::check(mdb_dbi_open(txn.get(), nullptr, 0, &main), "opening the main table");
+    MDB_stat st;
+    lmdb::check(mdb_stat(txn.get(), main, &st), "mdb_stat");
+    if (st.ms_entries != 0) {
+      throw LedgerError(dir.string() + " holds an LMDB environment that is not a haihe ledger; "
+                        "use an empty directory for a new ledger");
+    }
+    fresh = true;
+  }
+  for (const Table t : format::kStateTables) {
+    lmdb::open_dbi(txn.get(), format::table_name(t), true, dbi_state[static_cast<int>(t)]);
+  }
+  lmdb::open_dbi(txn.get(), format::kJournal, true, dbi_journal);
+  lmdb::open_dbi(txn.get(), format::kChain, true, dbi_chain);
+  lmdb::open_dbi(txn.get(), format::kTrades, true, dbi_trades);
+  lmdb::open_dbi(txn.get(), format::kMovements, true, dbi_movements);
+  lmdb::open_dbi(txn.get(), format::kSnapshots, true, dbi_snapshots);
+  lmdb::open_dbi(txn.get(), format::kReservations, true, dbi_reservations);
+  if (!fresh) {
+    // Created but the genesis batch never committed (a crash at creation).
+    MDB_stat st;
+    lmdb::check(mdb_stat(txn.get(), dbi_chain, &st), "mdb_stat");
+    MDB_stat ms;
+    lmdb::check(mdb_stat(txn.get(), dbi_state[static_cast<int>(Table::meta)], &ms), "mdb_stat");
+    fresh = st.ms_entries == 0 && ms.ms_entries == 0;
+  }
+  lmdb::check(txn.commit(), "creating the tables");
+  return fresh;
+}
+
+void LedgerImpl::init_state() {
+  hold.init(std::size_t{pol.nP} * pol.nI);
+  cash.init(pol.nP);
+  reg.init(std::size_t{pol.nR} * pol.nI);
+  zone.init(pol.zone_keys.size());
+  loss.init(pol.nI);
+  supply.init(pol.nI + 1);
+  orders.clear();
+}
+
+void LedgerImpl::load_record(Table tb, std::span<const std::byte> k, std::span<const std::byte> v) {
+  using namespace format;
+  auto mismatch = [&] {
+    throw LedgerError(std::string("the data in ") + dir.string() + " does not fit the market rules: table " +
+                      table_name(tb) + " has a record (" + describe_key(tb, k) +
+                      ") the rules do not define; open it with the rules it was created with");
+  };
+  const std::byte* q = v.data();
+  switch (tb) {
+    case Table::meta:
+    case Table::accounts:
+    case Table::orders:
+      return;
+    case Table::holdings: {
+      if (k.size() != 8 || v.size() != 24) mismatch();
+      const auto p = get_u32be(k.data()), i = get_u32be(k.data() + 4);
+      if (p >= pol.nP || i >= pol.nI) mismatch();
+      Holding& h = hold.v[pol.pi(p, i)];
+      h.free_qty = get_le<Qty>(q);
+      h.reserved_qty = get_le<Qty>(q);
+      h.incoming_qty = get_le<Qty>(q);
+      return;
+    }
+    case Table::cash: {
+      if (k.size() != 4 || v.size() != 16 || get_u32be(k.data()) >= pol.nP) mismatch();
+      Cash& c = cash.v[get_u32be(k.data())];
+      c.free_fen = get_le<Fen>(q);
+      c.reserved_fen = get_le<Fen>(q);
+      return;
+    }
+    case Table::region_usage: {
+      if (k.size() != 8 || v.size() != 16) mismatch();
+      const auto r = get_u32be(k.data()), i = get_u32be(k.data() + 4);
+      if (r >= pol.nR || i >= pol.nI) mismatch();
+      RegionUsage& u = reg.v[pol.ri(r, i)];
+      u.held_qty = get_le<Qty>(q);
+      u.incoming_qty = get_le<Qty>(q);
+      return;
+    }
+    case Table::zone_usage: {
+      if (k.size() != 6 || v.size() != 8) mismatch();
+      const auto key = std::pair{get_u32be(k.data()), get_u16be(k.data() + 4)};
+      const auto it = std::lower_bound(pol.zone_keys.begin(), pol.zone_keys.end(), key);
+      if (it == pol.zone_keys.end() || *it != key) mismatch();
+      zone.v[static_cast<std::size_t>(it - pol.zone_keys.begin())].held_qty = get_le<Qty>(q);
+      return;
+    }
+    case Table::loss: {
+      if (k.size() != 8 || v.size() != 8) mismatch();
+      const auto i = get_u32be(k.data() + 4);
+      if (i >= pol.nI || pol.inst[i].zone != get_u32be(k.data())) mismatch();
+      loss.v[i].qty = get_le<Qty>(q);
+      return;
+    }
+    case Table::supply: {
+      if (k.size() != 4 || v.size() != 16) mismatch();
+      const auto i = get_u32be(k.data());
+      if (i != kCashKey && i >= pol.nI) mismatch();
+      const std::size_t idx = i == kCashKey ? pol.nI : i;
+      supply.v[idx].issued_qty = get_le<Qty>(q);
+      supply.v[idx].retired_qty = get_le<Qty>(q);
+      return;
+    }
+  }
+}
+
+void LedgerImpl::load_state() {
+  using namespace format;
+  init_state();
+  lmdb::Txn txn(env.get(), MDB_RDONLY, "reading the ledger");
+  MDB_txn* t = txn.get();
+  for (const Table tb : kStateTables) {
+    lmdb::Cursor c(t, dbi_state[static_cast<int>(tb)]);
+    MDB_val k, v;
+    for (int rc = c.get(k, v, MDB_FIRST); rc == MDB_SUCCESS; rc = c.get(k, v, MDB_NEXT)) {
+      load_record(tb, lmdb::bytes(k), lmdb::bytes(v));
+    }
+  }
+  MDB_val k, v;
+  {
+    lmdb::Cursor c(t, dbi_chain);
+    if (c.get(k, v, MDB_LAST) == MDB_SUCCESS) {
+      head = get_u64be(lmdb::bytes(k).data());
+      if (v.mv_size != 32) throw LedgerError("damaged chain record in " + dir.string() + ": run haihe audit verify");
+      std::memcpy(head_hash.data(), v.mv_data, 32);
+    }
+  }
+  {
+    lmdb::Cursor c(t, dbi_journal);
+    const Seq jhead = c.get(k, v, MDB_LAST) == MDB_SUCCESS ? get_u64be(lmdb::bytes(k).data()) : 0;
+    if (jhead != head) {
+      throw LedgerError("the journal (last batch " + std::to_string(jhead) + ") and the chain (last batch " +
+                        std::to_string(head) + ") of " + dir.string() + " disagree: run haihe audit verify");
+    }
+  }
+  {
+    lmdb::Cursor c(t, dbi_trades);
+    if (c.get(k, v, MDB_LAST) == MDB_SUCCESS) next_trade = get_u64be(lmdb::bytes(k).data()) + 1;
+  }
+  {
+    lmdb::Cursor c(t, dbi_movements);
+    if (c.get(k, v, MDB_LAST) == MDB_SUCCESS) next_movement = get_u64be(lmdb::bytes(k).data()) + 1;
+  }
+}
+
+void LedgerImpl::recover_orders() {
+  using namespace format;
+  orders.clear();
+  lmdb::Txn txn(env.get(), MDB_RDONLY, "reading the reservations");
+  MDB_txn* t = txn.get();
+  MDB_val k, v;
+  Seq from = 1;
+  {
+    lmdb::Cursor c(t, dbi_reservations);
+    if (c.get(k, v, MDB_LAST) == MDB_SUCCESS) {
+      const Seq at = get_u64be(lmdb::bytes(k).data());
+      const auto img = lmdb::bytes(v);
+      const std::byte* p = img.data();
+      const std::uint64_t n = img.size() >= 8 ? get_le<std::uint64_t>(p) : ~std::uint64_t{0};
+      if (img.size() != 8 + n * (8 + kOrderSize)) {
+        throw LedgerError("damaged reservation image at batch " + std::to_string(at) + " in " + dir.string() +
+                          ": run haihe audit verify");
+      }
+      orders.reserve(static_cast<std::size_t>(n));
+      for (std::uint64_t j = 0; j < n; ++j) {
+        const OrderId id = get_u64be(p);
+        orders.emplace(id, OrderSlot{decode_order(p + 8), 0});
+        p += 8 + kOrderSize;
+      }
+      from = at + 1;
+    }
+  }
+  entries_since_image = 0;
+  lmdb::Cursor c(t, dbi_journal);
+  std::byte key[8];
+  std::byte* kp = key;
+  put_u64be(kp, from);
+  k = lmdb::val(key, 8);
+  for (int rc = c.get(k, v, MDB_SET_RANGE); rc == MDB_SUCCESS; rc = c.get(k, v, MDB_NEXT)) {
+    JournalView j;
+    if (!parse_journal(lmdb::bytes(v), j)) {
+      throw LedgerError("damaged journal record in " + dir.string() + ": run haihe audit verify");
+    }
+    const bool ok = for_each_write(j.writes, j.header.write_count, [&](const WriteEntry& e) {
+      if (e.table != Table::orders) return;
+      ++entries_since_image;
+      const OrderId id = get_u64be(e.key.data());
+      if (e.deleted) orders.erase(id);
+      else orders[id] = OrderSlot{decode_order(e.value.data()), 0};
+    });
+    if (!ok) throw LedgerError("damaged journal record in " + dir.string() + ": run haihe audit verify");
+  }
+}
+
+void LedgerImpl::genesis(std::string_view rules_text, const std::string& sha_hex) {
+  using namespace format;
+  begin();
+  auto meta = [&](std::string_view key, std::vector<std::byte> value) {
+    extra.push_back(ExtraWrite{Table::meta, to_bytes(key), std::move(value)});
+  };
+  {
+    std::vector<std::byte> v(4);
+    std::byte* p = v.data();
+    put_le<std::uint32_t>(p, kVersion);
+    meta("format_version", std::move(v));
+  }
+  {
+    std::vector<std::byte> v(8);
+    std::byte* p = v.data();
+    image_min_entries = std::max<std::uint64_t>(1, options.image_min_entries);
+    put_le<std::uint64_t>(p, image_min_entries);
+    meta("image_min_entries", std::move(v));
+  }
+  meta("rules_sha256", to_bytes(sha_hex));
+  meta("rules_toml", to_bytes(rules_text));
+  for (PartyIndex i = 0; i < pol.nP; ++i) {
+    const auto& party = rules->parties[i];
+    std::vector<std::byte> key(4), val(5 + party.id.size());
+    std::byte* p = key.data();
+    put_u32be(p, i);
+    p = val.data();
+    put_le<std::uint8_t>(p, static_cast<std::uint8_t>(party.kind));
+    put_le<std::uint32_t>(p, party.region);
+    std::memcpy(p, party.id.data(), party.id.size());
+    extra.push_back(ExtraWrite{Table::accounts, std::move(key), std::move(val)});
+  }
+  for (const auto& g : rules->genesis_holdings) {
+    const Reason r = issue(g.party, g.instrument, g.qty);
+    if (r != Reason::ok) {
+      abort();
+      throw LedgerError("the rules' genesis holding of " + std::to_string(g.qty) + " to party " +
+                        std::to_string(g.party) + " of instrument " + std::to_string(g.instrument) +
+                        " is rejected: " + std::string(to_string(r)) + "; fix [genesis] in the rules file");
+    }
+  }
+  for (const auto& g : rules->genesis_cash) {
+    if (g.fen == 0) continue;
+    const Reason r = deposit(g.party, g.fen);
+    if (r != Reason::ok) {
+      abort();
+      throw LedgerError("the rules' genesis cash of party " + std::to_string(g.party) + " is rejected: " +
+                        std::string(to_string(r)) + "; fix [genesis] in the rules file");
+    }
+  }
+  const std::string input = "haihe genesis rules-sha256 " + sha_hex + "\n";
+  commit({reinterpret_cast<const std::byte*>(input.data()), input.size()}, options.genesis_ts_ns);
+}
+
+// ---------------------------------------------------------------- invariants
+
+std::vector<std::string> LedgerImpl::check_invariants() const {
+  std::vector<std::string> out;
+  auto bad = [&](std::string s) {
+    if (out.size() < 50) out.push_back(std::move(s));
+  };
+  const auto& P = pol;
+  std::vector<Holding> sum_h(hold.v.size());
+  std::vector<Fen> sum_cash(P.nP, 0);
+  for (const auto& [id, s] : orders) {
+    const auto& o = s.o;
+    if (o.party >= P.nP || o.instrument >= P.nI || o.qty <= 0 || o.cash_fen < 0) {
+      bad("order " + std::to_string(id) + " is malformed");
+      continue;
+    }
+    Holding& h = sum_h[P.pi(o.party, o.instrument)];
+    if (o.side == Side::sell) {
+      h.reserved_qty += o.qty;
+    } else {
+      h.incoming_qty += o.qty;
+      sum_cash[o.party] += o.cash_fen;
+      const BuyQuote need = need_buy(o.party, o.instrument, o.qty, o.limit_fen);
+      if (need.reason != Reason::ok || need.cash_fen > o.cash_fen) {
+        bad("order " + std::to_string(id) + " reserves " + std::to_string(o.cash_fen) +
+            " fen, less than its open qty needs");
+      }
+    }
+  }
+  std::vector<RegionUsage> sum_r(reg.v.size());
+  std::vector<Qty> sum_z(zone.v.size(), 0);
+  for (PartyIndex p = 0; p < P.nP; ++p) {
+    const Cash& c = cash.v[p];
+    if (c.free_fen < 0 || c.reserved_fen < 0) bad("cash of party " + std::to_string(p) + " is negative");
+    if (c.reserved_fen != sum_cash[p]) {
+      bad("party " + std::to_string(p) + " has " + std::to_string(c.reserved_fen) +
+          " fen reserved but its open orders hold " + std::to_string(sum_cash[p]));
+    }
+    for (InstrumentIndex i = 0; i < P.nI; ++i) {
+      const Holding& h = hold.v[P.pi(p, i)];
+      const std::string at = "party " + std::to_string(p) + " instrument " + std::to_string(i);
+      if (h.free_qty < 0 || h.reserved_qty < 0 || h.incoming_qty < 0) bad("holding of " + at + " is negative");
+      const Holding& s = sum_h[P.pi(p, i)];
+      if (h.reserved_qty != s.reserved_qty || h.incoming_qty != s.incoming_qty) {
+        bad("holding of " + at + ": reserved/incoming differ from its open orders");
+      }
+      const Qty held = h.free_qty + h.reserved_qty;
+      const Qty limit = P.party_limit[P.pi(p, i)];
+      if (limit > 0 && held + h.incoming_qty > limit) bad("party cap exceeded: " + at);
+      if (P.region[p] != rules::kNone) {
+        RegionUsage& u = sum_r[P.ri(P.region[p], i)];
+        u.held_qty += held;
+        u.incoming_qty += h.incoming_qty;
+      }
+      if (P.inst[i].water) sum_z[P.inst[i].zone_key] += held;
+    }
+  }
+  for (RegionIndex r = 0; r < P.nR; ++r) {
+    for (InstrumentIndex i = 0; i < P.nI; ++i) {
+      const RegionUsage& u = reg.v[P.ri(r, i)];
+      const std::string at = "region " + std::to_string(r) + " instrument " + std::to_string(i);
+      if (!(u == sum_r[P.ri(r, i)])) bad("region usage of " + at + " differs from its parties' holdings");
+      const Qty cap = P.region_cap[P.ri(r, i)];
+      if (cap >= 0 && u.held_qty + u.incoming_qty > cap) bad("region cap exceeded: " + at);
+    }
+  }
+  for (std::size_t z = 0; z < zone.v.size(); ++z) {
+    const std::string at = "zone " + std::to_string(P.zone_keys[z].first) + " vintage " +
+                           std::to_string(P.zone_keys[z].second);
+    if (zone.v[z].held_qty != sum_z[z]) bad("zone usage of " + at + " differs from the holdings");
+    if (P.zone_cap[z] >= 0 && zone.v[z].held_qty > P.zone_cap[z]) bad("zone cap exceeded: " + at);
+  }
+  for (InstrumentIndex i = 0; i < P.nI; ++i) {
+    i128 total = loss.v[i].qty;
+    if (loss.v[i].qty < 0) bad("loss of instrument " + std::to_string(i) + " is negative");
+    for (PartyIndex p = 0; p < P.nP; ++p) total += hold.v[P.pi(p, i)].free_qty + hold.v[P.pi(p, i)].reserved_qty;
+    const Supply& s = supply.v[i];
+    if (total != i128{s.issued_qty} - s.retired_qty) {
+      bad("conservation broken for instrument " + std::to_string(i) + ": holdings + loss != issued - retired");
+    }
+  }
+  i128 total_cash = 0;
+  for (PartyIndex p = 0; p < P.nP; ++p) total_cash += i128{cash.v[p].free_fen} + cash.v[p].reserved_fen;
+  const Supply& cs = supply.v[P.nI];
+  if (total_cash != i128{cs.issued_qty} - cs.retired_qty) bad("conservation broken for cash");
+  return out;
+}
+
+// =============================================================== Batch
+
+Batch::Batch(Batch&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+Batch::~Batch() {
+  if (impl_ != nullptr) impl_->abort();
+}
+Reason Batch::issue(PartyIndex p, InstrumentIndex i, Qty q) { return impl_->issue(p, i, q); }
+Reason Batch::retire(PartyIndex p, InstrumentIndex i, Qty q) { return impl_->retire(p, i, q); }
+Reason Batch::deposit(PartyIndex p, Fen f) { return impl_->deposit(p, f); }
+Reason Batch::withdraw(PartyIndex p, Fen f) { return impl_->withdraw(p, f); }
+Reason Batch::grant(PartyIndex fund, PartyIndex city, Fen f) { return impl_->grant(fund, city, f); }
+Reason Batch::reserve_sell(OrderId id, PartyIndex p, InstrumentIndex i, Qty q) {
+  return impl_->reserve_sell(id, p, i, q);
+}
+Reason Batch::reserve_buy(OrderId id, PartyIndex p, InstrumentIndex i, Qty q, Fen limit) {
+  return impl_->reserve_buy(id, p, i, q, limit);
+}
+Reason Batch::release(OrderId id, Qty keep) { return impl_->release(id, keep); }
+Reason Batch::settle(const Fill& f, TradeRecord* out) { return impl_->settle(f, out); }
+Reason Batch::put_snapshot(Bytes b) { return impl_->put_snapshot(b); }
+CommitInfo Batch::commit(Bytes input, TimestampNs ts) {
+  if (impl_ == nullptr) throw std::logic_error("haihe::ledger: commit() on a finished batch");
+  LedgerImpl* impl = std::exchange(impl_, nullptr);
+  return impl->commit(input, ts);
+}
+void Batch::abort() {
+  if (impl_ != nullptr) std::exchange(impl_, nullptr)->abort();
+}
+Seq Batch::seq() const { return impl_ != nullptr ? impl_->head + 1 : 0; }
+
+// =============================================================== Ledger
+
+Ledger::Ledger(std::unique_ptr<LedgerImpl> impl) : impl_(std::move(impl)) {}
+Ledger::Ledger(Ledger&&) noexcept = default;
+Ledger& Ledger::operator=(Ledger&&) noexcept = default;
+Ledger::~Ledger() = default;
+
+Ledger Ledger::open(const std::filesystem::path& dir, std::shared_ptr<const rules::MarketRules> rules,
+                    std::string_view rules_text, const Options& options) {
+  if (!rules) throw LedgerError("Ledger::open: no market rules given");
+  auto impl = std::make_unique<LedgerImpl>();
+  impl->dir = dir;
+  impl->rules = rules;
+  impl->options = options;
+  impl->pol = build_policy(*rules);
+  const std::string sha_hex =
+      to_hex(sha256({reinterpret_cast<const std::byte*>(rules_text.data()), rules_text.size()}));
+  if (!rules->source_sha256_hex.empty() && rules->source_sha256_hex != sha_hex) {
+    throw LedgerError("Ledger::open: the rules given were not loaded from the rules text given (SHA-256 differs)");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) {
+    throw LedgerError("cannot use " + dir.string() + " as the data directory: " +
+                      (ec ? ec.message() : std::string("not a directory")));
+  }
+  // One writer per data directory: the in-memory state assumes it.
+  const auto lock_path = dir / "writer.lock";
+  impl->lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (impl->lock_fd < 0) {
+    throw LedgerError("cannot create " + lock_path.string() + ": " + std::strerror(errno));
+  }
+  if (::flock(impl->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    throw LedgerError("another process has the ledger in " + dir.string() +
+                      " open for writing; stop it first (read-only tools such as haihe audit may run alongside)");
+  }
+  if (impl->open_env()) {
+    impl->load_state();
+    impl->genesis(rules_text, sha_hex);
+  } else {
+    // Format and rules first, with messages a person can act on.
+    lmdb::Txn txn(impl->env.get(), MDB_RDONLY, "reading the ledger's meta data");
+    auto get = [&](std::string_view key) -> std::optional<std::string> {
+      MDB_val k = lmdb::val(key.data(), key.size()), v;
+      const int rc = mdb_get(txn.get(), impl->dbi_state[static_cast<int>(Table::meta)], &k, &v);
+      if (rc == MDB_NOTFOUND) return std::nullopt;
+      lmdb::check(rc, "reading meta");
+      return std::string(static_cast<const char*>(v.mv_data), v.mv_size);
+    };
+    const auto version = get("format_version");
+    if (!version) {
+      throw LedgerError(dir.string() + " holds an LMDB environment that is not a haihe ledger (no format_version); "
+                        "use an empty directory for a new ledger");
+    }
+    std::uint32_t ver = 0;
+    if (version->size() == 4) std::memcpy(&ver, version->data(), 4);
+    if (ver != format::kVersion) {
+      throw LedgerError("the ledger in " + dir.string() + " has storage format " + std::to_string(ver) +
+                        "; this haihe reads format " + std::to_string(format::kVersion) +
+                        ": use the haihe version that wrote it, or migrate the data");
+    }
+    const auto stored_sha = get("rules_sha256");
+    if (stored_sha != sha_hex) {
+      throw LedgerError("the ledger in " + dir.string() + " was created with other market rules (SHA-256 " +
+                        stored_sha.value_or("?") + "), not the rules given (" + sha_hex +
+                        "); start it with the rules file it was created with");
+    }
+    const auto image_min = get("image_min_entries");
+    if (!image_min || image_min->size() != 8) {
+      throw LedgerError("the ledger in " + dir.string() + " lacks meta image_min_entries: run haihe audit verify");
+    }
+    std::memcpy(&impl->image_min_entries, image_min->data(), 8);
+    txn.abort();
+    impl->load_state();
+    impl->recover_orders();
+    const auto problems = impl->check_invariants();
+    if (!problems.empty()) {
+      throw LedgerError("the ledger in " + dir.string() + " is inconsistent (" + problems.front() +
+                        "); run haihe audit verify --data " + dir.string());
+    }
+  }
+  return Ledger(std::move(impl));
+}
+
+Batch Ledger::begin() {
+  impl_->begin();
+  return Batch(impl_.get());
+}
+
+const rules::MarketRules& Ledger::rules() const { return *impl_->rules; }
+Holding Ledger::holding(PartyIndex p, InstrumentIndex i) const {
+  if (p >= impl_->pol.nP || i >= impl_->pol.nI) return {};
+  return impl_->hold.v[impl_->pol.pi(p, i)];
+}
+Cash Ledger::cash(PartyIndex p) const { return p < impl_->pol.nP ? impl_->cash.v[p] : Cash{}; }
+RegionUsage Ledger::region_usage(RegionIndex r, InstrumentIndex i) const {
+  if (r >= impl_->pol.nR || i >= impl_->pol.nI) return {};
+  return impl_->reg.v[impl_->pol.ri(r, i)];
+}
+Qty Ledger::zone_held(ZoneIndex z, std::uint16_t vintage) const {
+  const auto& keys = impl_->pol.zone_keys;
+  const auto it = std::lower_bound(keys.begin(), keys.end(), std::pair{z, vintage});
+  if (it == keys.end() || *it != std::pair{z, vintage}) return 0;
+  return impl_->zone.v[static_cast<std::size_t>(it - keys.begin())].held_qty;
+}
+Qty Ledger::loss_qty(InstrumentIndex i) const { return i < impl_->pol.nI ? impl_->loss.v[i].qty : 0; }
+Supply Ledger::supply(InstrumentIndex i) const { return i < impl_->pol.nI ? impl_->supply.v[i] : Supply{}; }
+Supply Ledger::cash_supply() const { return impl_->supply.v[impl_->pol.nI]; }
+std::optional<OrderReservation> Ledger::order(OrderId id) const {
+  auto it = impl_->orders.find(id);
+  if (it == impl_->orders.end()) return std::nullopt;
+  return it->second.o;
+}
+std::size_t Ledger::open_orders() const { return impl_->orders.size(); }
+void Ledger::for_each_order(const std::function<void(OrderId, const OrderReservation&)>& fn) const {
+  std::vector<OrderId> ids;
+  ids.reserve(impl_->orders.size());
+  for (const auto& [id, s] : impl_->orders) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (const OrderId id : ids) fn(id, impl_->orders.find(id)->second.o);
+}
+BuyQuote Ledger::quote_buy(PartyIndex p, InstrumentIndex i, Qty q, Fen limit) const {
+  return impl_->need_buy(p, i, q, limit);
+}
+Delivery Ledger::delivery(PartyIndex seller, PartyIndex buyer, InstrumentIndex i) const {
+  return impl_->delivery(seller, buyer, i);
+}
+Qty Ledger::party_headroom(PartyIndex p, InstrumentIndex i) const {
+  if (p >= impl_->pol.nP || i >= impl_->pol.nI) return 0;
+  const Qty limit = impl_->pol.party_limit[impl_->pol.pi(p, i)];
+  if (limit <= 0) return kI64Max;
+  const Holding& h = impl_->hold.v[impl_->pol.pi(p, i)];
+  return std::max<Qty>(0, limit - h.free_qty - h.reserved_qty - h.incoming_qty);
+}
+Seq Ledger::head_seq() const { return impl_->head; }
+Hash Ledger::head_hash() const { return impl_->head_hash; }
+TradeId Ledger::next_trade_id() const { return impl_->next_trade; }
+
+std::optional<std::pair<Seq, std::vector<std::byte>>> Ledger::latest_snapshot() const {
+  lmdb::Txn txn(impl_->env.get(), MDB_RDONLY, "reading the snapshot");
+  lmdb::Cursor c(txn.get(), impl_->dbi_snapshots);
+  MDB_val k, v;
+  if (c.get(k, v, MDB_LAST) != MDB_SUCCESS) return std::nullopt;
+  const auto b = lmdb::bytes(v);
+  return std::pair{format::get_u64be(lmdb::bytes(k).data()), std::vector<std::byte>(b.begin(), b.end())};
+}
+
+void Ledger::read_journal(Seq from, const std::function<void(Seq, TimestampNs, Bytes)>& fn) const {
+  lmdb::Txn txn(impl_->env.get(), MDB_RDONLY, "reading the journal");
+  lmdb::Cursor c(txn.get(), impl_->dbi_journal);
+  std::byte key[8];
+  std::byte* kp = key;
+  format::put_u64be(kp, from);
+  MDB_val k = lmdb::val(key, 8), v;
+  for (int rc = c.get(k, v, MDB_SET_RANGE); rc == MDB_SUCCESS; rc = c.get(k, v, MDB_NEXT)) {
+    format::JournalView j;
+    if (!format::parse_journal(lmdb::bytes(v), j)) {
+      throw LedgerError("damaged journal record in " + impl_->dir.string() + ": run haihe audit verify");
+    }
+    fn(j.header.seq, j.header.ts_ns, j.input);
+  }
+}
+
+std::vector<TradeRecord> Ledger::trades(TradeId from, std::size_t max_count) const {
+  std::vector<TradeRecord> out;
+  lmdb::Txn txn(impl_->env.get(), MDB_RDONLY, "reading trades");
+  lmdb::Cursor c(txn.get(), impl_->dbi_trades);
+  std::byte key[8];
+  std::byte* kp = key;
+  format::put_u64be(kp, from);
+  MDB_val k = lmdb::val(key, 8), v;
+  for (int rc = c.get(k, v, MDB_SET_RANGE); rc == MDB_SUCCESS && out.size() < max_count;
+       rc = c.get(k, v, MDB_NEXT)) {
+    if (v.mv_size != format::kTradeSize) throw LedgerError("damaged trade record: run haihe audit verify");
+    out.push_back(format::decode_trade(format::get_u64be(lmdb::bytes(k).data()),
+                                       static_cast<const std::byte*>(v.mv_data)));
+  }
+  return out;
+}
+
+std::vector<std::string> Ledger::check_invariants() const { return impl_->check_invariants(); }
+
+namespace detail {
+std::vector<std::string> check_state(const rules::MarketRules& r, const RawState& s) {
+  LedgerImpl impl;
+  try {
+    impl.pol = build_policy(r);
+    impl.init_state();
+    for (const Table t : format::kStateTables) {
+      for (const auto& [k, v] : s.tables[static_cast<int>(t)]) {
+        impl.load_record(t, {reinterpret_cast<const std::byte*>(k.data()), k.size()},
+                         {reinterpret_cast<const std::byte*>(v.data()), v.size()});
+      }
+    }
+  } catch (const LedgerError& e) {
+    return {e.what()};
+  }
+  for (const auto& [id, o] : s.orders) impl.orders.emplace(id, OrderSlot{o, 0});
+  return impl.check_invariants();
+}
+}  // namespace detail
+const std::filesystem::path& Ledger::dir() const { return impl_->dir; }
+
+}  // namespace haihe::ledger
