@@ -646,6 +646,47 @@ BookMeta Book<L>::meta() const noexcept {
 }
 
 template <class L>
+const char* Book<L>::audit() const noexcept {
+  std::uint32_t count = 0;
+  std::int32_t best[2] = {-1, levels_count_};
+  for (int side = 0; side < 2; ++side) {
+    for (std::int32_t i = 0; i < levels_count_; ++i) {
+      const Level& lv = levels_[side][static_cast<std::size_t>(i)];
+      const bool bit = bitmap_[side].test(static_cast<std::uint32_t>(i));
+      if ((lv.head == 0) != (lv.tail == 0)) return "level head/tail disagree";
+      if ((lv.head != 0) != bit) return "level bitmap disagrees with the level";
+      if ((lv.head == 0) != (lv.qty == 0)) return "empty level with a quantity";
+      if (lv.head == 0) continue;
+      if (side == 0) best[0] = i;
+      else if (best[1] == levels_count_) best[1] = i;
+      Qty sum = 0;
+      std::uint32_t prev = 0;
+      for (std::uint32_t s = lv.head; s != 0; s = slots_[s].next) {
+        const Slot& o = slots_[s];
+        if (s > params_.max_orders) return "slot index out of the pool";
+        if (o.prev != prev) return "broken prev link";
+        if (o.level != i || static_cast<int>(o.side) != side) return "order linked in the wrong level";
+        if (o.leaves_qty <= 0 || o.filled_qty < 0) return "non-positive leaves or negative filled";
+        if (o.leaves_qty + o.filled_qty > params_.max_order_qty) return "order above max_order_qty";
+        if (index_.find(o.id) != s) return "index does not map the id to its slot";
+        if (index_.probe(o.id).cell != o.cell) return "slot's cell is stale";
+        sum += o.leaves_qty;
+        prev = s;
+        if (++count > params_.max_orders) return "FIFO cycle or too many orders";
+      }
+      if (prev != lv.tail) return "level tail is not the last order";
+      if (sum != lv.qty) return "level quantity is not the sum of its orders";
+    }
+  }
+  if (best[0] != best_[0]) return "best bid is stale";
+  if (best[1] != best_[1]) return "best ask is stale";
+  if (best_[0] >= best_[1]) return "book is crossed";
+  if (count != resting_) return "resting count is wrong";
+  if (count != index_.size()) return "index size differs from the resting count";
+  return nullptr;
+}
+
+template <class L>
 template <class F>
 void Book<L>::for_each_resting(F&& f) const {
   for (int side = 0; side < 2; ++side) {

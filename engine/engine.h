@@ -461,6 +461,11 @@ class Book {
   std::optional<RestingOrder> find(OrderId id) const noexcept;
   BookMeta meta() const noexcept;
 
+  /// Checks every internal invariant (levels, FIFO links, bitmaps, best
+  /// prices, the id index, counts; O(levels + orders)). Returns nullptr, or
+  /// what is broken. For tests and debugging, not for the hot path.
+  const char* audit() const noexcept;
+
   /// Calls f(const RestingOrder&) for each resting order in canonical order.
   template <class F>
   void for_each_resting(F&& f) const;

@@ -263,6 +263,7 @@ class Harness {
       const auto bid = b.best_bid();
       const auto ask = b.best_ask();
       if (bid && ask && *bid >= *ask) s << "book " << i << " crossed: " << *bid << " >= " << *ask << "\n";
+      if (const char* why = b.audit()) s << "book " << i << " audit: " << why << "\n";
       std::vector<RestingOrder> got;
       b.for_each_resting([&](const RestingOrder& o) { got.push_back(o); });
       std::vector<RestingOrder> want;

@@ -91,6 +91,10 @@ TEST_P(LobW1Small, EngineMatchesReferenceEventForEvent) {
       ASSERT_EQ(a, b) << "seed " << seed << " op " << i << "\nengine:\n"
                       << describe(a) << "reference:\n"
                       << describe(b);
+      if (i % 1000 == 999) {
+        const char* why = e.book(0)->audit();
+        ASSERT_EQ(why, nullptr) << why << " after op " << i;
+      }
     }
     EXPECT_EQ(run_engine(w), w.expected) << "seed " << seed;
   }

@@ -712,6 +712,8 @@ TEST_F(BookTest, SnapshotAndRestoreRebuildAnIdenticalBook) {
   copy.for_each_resting([&](const RestingOrder& o) { again.push_back(o); });
   EXPECT_EQ(again, snap);
   EXPECT_EQ(copy.meta(), meta);
+  EXPECT_EQ(copy.audit(), nullptr);
+  EXPECT_EQ(book_->audit(), nullptr);
 
   // Both books now behave identically.
   for (Book<Recorder>* b : {book_.get(), &copy}) {
