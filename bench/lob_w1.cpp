@@ -4,7 +4,7 @@
 //
 //   lob_w1 [--seed N] [--profile thin|deep | --mq M] [--ops N] [--callgrind]
 //
-// The stream is generated before anything is timed. Three replays, each on a
+// The stream is generated before anything is timed. Then seven replays, each on a
 // freshly built engine:
 //   1. a check pass: its fills, filled_qty, checksum and resting must equal
 //      what the generator's own book computed (exit 1 otherwise). With
@@ -12,10 +12,13 @@
 //        valgrind --tool=callgrind --instr-atstart=no lob_w1 --callgrind
 //      counts the instructions of the replay loop alone (Ir / ops =
 //      instructions per operation);
-//   2. a throughput pass with no per-operation timing: ops_per_s;
+//   2. throughput passes with no per-operation timing: ops_per_s is the
+//      median of 5 such passes, each on a fresh engine;
 //   3. a latency pass reading the TSC around every operation (calibrated
 //      against CLOCK_MONOTONIC): p50_ns, p99_ns, p999_ns. The figures
-//      include the cost of one clock read (about 10 ns here).
+//      include the cost of the clock reads themselves, reported as
+//      timer_p50_ns (the median of an empty timed region, about 25 ns on
+//      these VMs); nothing is subtracted.
 #include <valgrind/callgrind.h>
 #include <x86intrin.h>
 
@@ -85,6 +88,21 @@ inline void apply(Eng& e, const lob_w1::Op& op) {
 
 [[gnu::noinline]] void replay(Eng& e, const lob_w1::Op* ops, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) apply(e, ops[i]);
+}
+
+/// Median cost of an empty timed region, in TSC ticks.
+[[gnu::noinline]] std::uint64_t timer_overhead_ticks() {
+  std::vector<std::uint32_t> t(100'000);
+  for (auto& x : t) {
+    _mm_lfence();
+    const std::uint64_t t0 = __rdtsc();
+    _mm_lfence();
+    unsigned aux = 0;
+    const std::uint64_t t1 = __rdtscp(&aux);
+    x = static_cast<std::uint32_t>(t1 - t0);
+  }
+  std::nth_element(t.begin(), t.begin() + 50'000, t.end());
+  return t[50'000];
 }
 
 [[gnu::noinline]] void replay_timed(Eng& e, const lob_w1::Op* ops, std::size_t n,
@@ -183,15 +201,23 @@ int main(int argc, char** argv) {
   const lob_w1::Results got{l1.fills, l1.filled_qty, l1.checksum, e1.book(0)->resting_count()};
   const bool ok = got == w.expected;
 
-  // 2. Throughput pass.
-  CountingListener l2;
-  Eng e2(std::span<const InstrumentParams>(&params, 1), l2);
-  e2.set_state(0, TradingState::open);
-  const std::uint64_t t0 = now_ns();
-  replay(e2, w.ops.data(), n);
-  const std::uint64_t t1 = now_ns();
-  const bool ok2 = l2.fills == got.fills && l2.checksum == got.checksum;
-  const double ops_per_s = static_cast<double>(n) * 1e9 / static_cast<double>(t1 - t0);
+  // 2. Throughput passes: the median of kPasses, each on a fresh engine, so
+  // that one preemption on a shared machine does not decide the figure.
+  constexpr int kPasses = 5;
+  std::vector<double> rates;
+  bool ok2 = true;
+  for (int pass = 0; pass < kPasses; ++pass) {
+    CountingListener l2;
+    Eng e2(std::span<const InstrumentParams>(&params, 1), l2);
+    e2.set_state(0, TradingState::open);
+    const std::uint64_t t0 = now_ns();
+    replay(e2, w.ops.data(), n);
+    const std::uint64_t t1 = now_ns();
+    ok2 = ok2 && l2.fills == got.fills && l2.checksum == got.checksum;
+    rates.push_back(static_cast<double>(n) * 1e9 / static_cast<double>(t1 - t0));
+  }
+  std::sort(rates.begin(), rates.end());
+  const double ops_per_s = rates[kPasses / 2];
 
   // 3. Latency pass.
   std::vector<std::uint32_t> ticks(n);
@@ -213,16 +239,18 @@ int main(int argc, char** argv) {
   const double p50 = pct(0.50);
   const double p99 = pct(0.99);
   const double p999 = pct(0.999);
+  const double timer_p50 = static_cast<double>(timer_overhead_ticks()) * ns_per_tick;
 
   std::printf(
       "{\"bench\":\"lob_w1\",\"profile\":\"%s\",\"mq\":%u,\"seed\":%llu,\"ops\":%zu,"
       "\"fills\":%llu,\"filled_qty\":%llu,\"checksum\":%llu,\"resting\":%llu,"
       "\"ops_per_s\":%.0f,\"p50_ns\":%.0f,\"p99_ns\":%.0f,\"p999_ns\":%.0f,"
-      "\"matches_generator\":%s,\"callgrind\":%s}\n",
+      "\"timer_p50_ns\":%.0f,\"matches_generator\":%s,\"callgrind\":%s}\n",
       profile.c_str(), mq, static_cast<unsigned long long>(seed), n,
       static_cast<unsigned long long>(got.fills), static_cast<unsigned long long>(got.filled_qty),
       static_cast<unsigned long long>(got.checksum), static_cast<unsigned long long>(got.resting),
-      ops_per_s, p50, p99, p999, ok && ok2 && ok3 ? "true" : "false", callgrind ? "true" : "false");
+      ops_per_s, p50, p99, p999, timer_p50, ok && ok2 && ok3 ? "true" : "false",
+      callgrind ? "true" : "false");
   if (!(ok && ok2 && ok3)) {
     std::fprintf(stderr,
                  "lob_w1: engine disagrees with the generator: expected fills %llu filled_qty %llu "
