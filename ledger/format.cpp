@@ -19,6 +19,7 @@ std::string_view to_string(Reason r) {
     case Reason::unknown_instrument: return "unknown instrument";
     case Reason::unknown_order: return "unknown order";
     case Reason::duplicate_order: return "duplicate order";
+    case Reason::invalid_order: return "invalid order id";
     case Reason::invalid_quantity: return "invalid quantity";
     case Reason::invalid_price: return "invalid price";
     case Reason::insufficient_holdings: return "insufficient holdings";

@@ -15,7 +15,7 @@
 #include <set>
 #include <tuple>
 #include <string>
-#include <unordered_map>
+#include <bit>
 #include <utility>
 
 #include "ledger/format.h"
@@ -199,28 +199,41 @@ Policy build_policy(const rules::MarketRules& r) {
 }
 
 // A state array whose changes in the current batch are tracked: the first
-// touch of an element in a batch records its old value (the undo log, which
-// is also the list of records to write at commit).
+// touch of an element in a batch records its old value and its index (the
+// undo log, which is also the list of records to write at commit).
 template <class T>
 struct Tracked {
-  std::vector<T> v;
+  std::vector<T> v, old;
   std::vector<std::uint64_t> stamp;
-  std::vector<std::pair<std::uint32_t, T>> undo;
+  std::vector<std::uint32_t> dirty;
   void init(std::size_t n) {
     v.assign(n, T{});
+    old.assign(n, T{});
     stamp.assign(n, 0);
-    undo.clear();
+    dirty.clear();
   }
   T& touch(std::size_t i, std::uint64_t epoch) {
     if (stamp[i] != epoch) {
       stamp[i] = epoch;
-      undo.emplace_back(static_cast<std::uint32_t>(i), v[i]);
+      old[i] = v[i];
+      dirty.push_back(static_cast<std::uint32_t>(i));
     }
     return v[i];
   }
   void rollback() {
-    for (auto it = undo.rbegin(); it != undo.rend(); ++it) v[it->first] = it->second;
-    undo.clear();
+    for (const std::uint32_t i : dirty) v[i] = old[i];
+    dirty.clear();
+  }
+  /// The dirty indices in ascending order (a scan of the stamps when many are).
+  void sort_dirty(std::uint64_t epoch) {
+    if (dirty.size() * 8 > v.size()) {
+      dirty.clear();
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        if (stamp[i] == epoch) dirty.push_back(static_cast<std::uint32_t>(i));
+      }
+    } else {
+      std::sort(dirty.begin(), dirty.end());
+    }
   }
 };
 
@@ -236,6 +249,102 @@ struct LossQty {
 struct OrderSlot {
   OrderReservation o;
   std::uint64_t stamp = 0;
+};
+
+// The open orders: an open-addressing hash table (linear probing, Fibonacci
+// hashing, backward-shift deletion) — one cache miss per lookup where a node
+// map takes several. Keys are stored as id + 1 (0: empty), so the id
+// 2^64 - 1 is not usable (Reason::invalid_order). Inserting may move every
+// entry and erasing may move others: do not keep pointers across either.
+// Iteration order is the table's, never used for stored bytes unsorted.
+class OrderTable {
+ public:
+  OrderTable() { rehash(1u << 10); }
+  std::size_t size() const { return size_; }
+  void clear() {
+    std::fill(keys_.begin(), keys_.end(), 0);
+    size_ = 0;
+  }
+  void reserve(std::size_t n) {
+    std::size_t cap = keys_.size();
+    while (n * 2 > cap) cap *= 2;
+    if (cap != keys_.size()) rehash(cap);
+  }
+  OrderSlot* find(OrderId id) {
+    if (id == kInvalid) return nullptr;
+    const std::uint64_t k = id + 1;
+    for (std::size_t i = home(k);; i = (i + 1) & mask_) {
+      if (keys_[i] == k) return &vals_[i];
+      if (keys_[i] == 0) return nullptr;
+    }
+  }
+  const OrderSlot* find(OrderId id) const { return const_cast<OrderTable*>(this)->find(id); }
+  bool contains(OrderId id) const { return find(id) != nullptr; }
+  /// Inserts or overwrites.
+  void put(OrderId id, const OrderSlot& v) {
+    assert(id != kInvalid);
+    if ((size_ + 1) * 2 > keys_.size()) rehash(keys_.size() * 2);
+    const std::uint64_t k = id + 1;
+    std::size_t i = home(k);
+    for (; keys_[i] != 0; i = (i + 1) & mask_) {
+      if (keys_[i] == k) {
+        vals_[i] = v;
+        return;
+      }
+    }
+    keys_[i] = k;
+    vals_[i] = v;
+    ++size_;
+  }
+  bool erase(OrderId id) {
+    if (id == kInvalid) return false;
+    const std::uint64_t k = id + 1;
+    std::size_t i = home(k);
+    for (; keys_[i] != k; i = (i + 1) & mask_) {
+      if (keys_[i] == 0) return false;
+    }
+    // Backward-shift: pull later entries of the cluster into the hole.
+    for (std::size_t j = (i + 1) & mask_; keys_[j] != 0; j = (j + 1) & mask_) {
+      const std::size_t h = home(keys_[j]);
+      // Entry j may move to i if its home is not in the cyclic range (i, j].
+      const bool stays = i <= j ? (i < h && h <= j) : (i < h || h <= j);
+      if (stays) continue;
+      keys_[i] = keys_[j];
+      vals_[i] = vals_[j];
+      i = j;
+    }
+    keys_[i] = 0;
+    --size_;
+    return true;
+  }
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (std::size_t i = 0; i < keys_.size(); ++i) {
+      if (keys_[i] != 0) fn(keys_[i] - 1, vals_[i]);
+    }
+  }
+  static constexpr OrderId kInvalid = ~OrderId{0};
+
+ private:
+  std::size_t home(std::uint64_t k) const {
+    return static_cast<std::size_t>((k * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
+  void rehash(std::size_t cap) {
+    std::vector<std::uint64_t> keys(cap, 0);
+    std::vector<OrderSlot> vals(cap);
+    keys.swap(keys_);
+    vals.swap(vals_);
+    mask_ = cap - 1;
+    shift_ = 64 - static_cast<unsigned>(std::countr_zero(cap));
+    size_ = 0;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] != 0) put(keys[i] - 1, vals[i]);
+    }
+  }
+  std::vector<std::uint64_t> keys_;
+  std::vector<OrderSlot> vals_;
+  std::size_t mask_ = 0, size_ = 0;
+  unsigned shift_ = 64;
 };
 
 struct ExtraWrite {  // genesis: meta and accounts
@@ -271,7 +380,7 @@ struct LedgerImpl {
   Tracked<ZoneHeld> zone;      // zone keys
   Tracked<LossQty> loss;       // nI
   Tracked<Supply> supply;      // nI + 1 (cash last)
-  std::unordered_map<OrderId, OrderSlot> orders;
+  OrderTable orders;
   std::vector<std::pair<OrderId, std::optional<OrderReservation>>> order_undo;
 
   // History.
@@ -314,10 +423,7 @@ struct LedgerImpl {
   Cash& tc(PartyIndex p) { return cash.touch(p, epoch); }
   RegionUsage& tr(RegionIndex r, InstrumentIndex i) { return reg.touch(pol.ri(r, i), epoch); }
 
-  OrderSlot* find_order(OrderId id) {
-    auto it = orders.find(id);
-    return it == orders.end() ? nullptr : &it->second;
-  }
+  OrderSlot* find_order(OrderId id) { return orders.find(id); }
   OrderReservation& touch_order(OrderSlot& s, OrderId id) {
     if (s.stamp != epoch) {
       s.stamp = epoch;
@@ -327,10 +433,12 @@ struct LedgerImpl {
   }
   void insert_order(OrderId id, const OrderReservation& o) {
     order_undo.emplace_back(id, std::nullopt);
-    orders.emplace(id, OrderSlot{o, epoch});
+    orders.put(id, OrderSlot{o, epoch});
   }
-  void erase_order(OrderId id, OrderSlot& s) {
-    touch_order(s, id);
+  void erase_order(OrderId id) {
+    OrderSlot* s = orders.find(id);
+    assert(s != nullptr);
+    touch_order(*s, id);
     orders.erase(id);
   }
 
@@ -515,7 +623,8 @@ Reason LedgerImpl::reserve_sell(OrderId id, PartyIndex p, InstrumentIndex i, Qty
   if (i >= pol.nI) return Reason::unknown_instrument;
   if (q <= 0) return Reason::invalid_quantity;
   if (!pol.may_trade[pol.pi(p, i)]) return Reason::not_permitted;
-  if (orders.count(id) != 0) return Reason::duplicate_order;
+  if (id == OrderTable::kInvalid) return Reason::invalid_order;
+  if (orders.contains(id)) return Reason::duplicate_order;
   if (hold.v[pol.pi(p, i)].free_qty < q) return Reason::insufficient_holdings;
   Holding& h = th(p, i);
   h.free_qty -= q;
@@ -528,7 +637,8 @@ Reason LedgerImpl::reserve_buy(OrderId id, PartyIndex p, InstrumentIndex i, Qty 
   const BuyQuote need = need_buy(p, i, q, limit);
   if (need.reason != Reason::ok) return need.reason;
   if (!pol.may_trade[pol.pi(p, i)]) return Reason::not_permitted;
-  if (orders.count(id) != 0) return Reason::duplicate_order;
+  if (id == OrderTable::kInvalid) return Reason::invalid_order;
+  if (orders.contains(id)) return Reason::duplicate_order;
   const Holding& h = hold.v[pol.pi(p, i)];
   const i128 after = i128{h.free_qty} + h.reserved_qty + h.incoming_qty + q;
   if (!fits(after)) return Reason::overflow;
@@ -579,7 +689,7 @@ Reason LedgerImpl::release(OrderId id, Qty keep) {
     if (keep > 0) touch_order(*s, id).cash_fen = keep_cash;
   }
   if (keep == 0) {
-    erase_order(id, *s);
+    erase_order(id);
   } else if (give != 0) {
     touch_order(*s, id).qty = keep;
   }
@@ -672,17 +782,15 @@ Reason LedgerImpl::settle(const Fill& f, TradeRecord* out) {
   if (buyer_fee + seller_fee != 0) tc(pol.exchange).free_fen += buyer_fee + seller_fee;
   if (comp != 0) tc(beneficiary).free_fen += comp;
   if (levy != 0) tc(in.levy_fund).free_fen += levy;
-  // Close what is done.
-  if (so.qty == 0) erase_order(f.sell_order, *ss);
-  if (bo.qty == 0) {
-    const Fen back = bo.cash_fen;
-    if (back != 0) {
-      Cash& c = tc(b.party);
-      c.reserved_fen -= back;
-      c.free_fen += back;
-    }
-    erase_order(f.buy_order, *bs);
+  // Close what is done (erasing moves table entries: no pointers after this).
+  const bool close_sell = so.qty == 0, close_buy = bo.qty == 0;
+  if (close_buy && bo.cash_fen != 0) {
+    Cash& c = tc(b.party);
+    c.reserved_fen -= bo.cash_fen;
+    c.free_fen += bo.cash_fen;
   }
+  if (close_sell) erase_order(f.sell_order);
+  if (close_buy) erase_order(f.buy_order);
 
   TradeRecord t;
   t.id = next_trade++;
@@ -744,9 +852,7 @@ void LedgerImpl::abort() {
   supply.rollback();
   for (auto it = order_undo.rbegin(); it != order_undo.rend(); ++it) {
     if (it->second) {
-      auto& s = orders[it->first];
-      s.o = *it->second;
-      s.stamp = 0;
+      orders.put(it->first, OrderSlot{*it->second, 0});
     } else {
       orders.erase(it->first);
     }
@@ -775,19 +881,17 @@ void put_entry(std::vector<std::byte>& buf, Table t, const std::byte* key, std::
   if (!deleted) std::memcpy(p, val, vlen);
 }
 
+// Appends the batch's changed records of one table (dirty indices already in
+// key order); unchanged ones are skipped, all-zero ones deleted.
 template <class T, class KeyFn, class ValFn>
-std::uint32_t emit_table(std::vector<std::byte>& buf, Table t, Tracked<T>& tr, KeyFn&& keyfn, ValFn&& valfn,
-                         bool sort_by_index = true) {
-  if (sort_by_index) {
-    std::sort(tr.undo.begin(), tr.undo.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-  }
+std::uint32_t emit_table(std::vector<std::byte>& buf, Table t, const Tracked<T>& tr, KeyFn&& keyfn,
+                         ValFn&& valfn) {
   std::uint32_t n = 0;
   std::byte key[16];
   std::byte val[64];
-  for (const auto& [idx, old] : tr.undo) {
+  for (const std::uint32_t idx : tr.dirty) {
     const T& cur = tr.v[idx];
-    if (cur == old) continue;
+    if (cur == tr.old[idx]) continue;
     std::byte* kp = key;
     keyfn(kp, idx);
     std::byte* vp = val;
@@ -817,6 +921,11 @@ void LedgerImpl::build_journal(Bytes input, TimestampNs ts, format::JournalHeade
   }
   extra.clear();
   const std::uint32_t nI = pol.nI;
+  hold.sort_dirty(epoch);
+  cash.sort_dirty(epoch);
+  reg.sort_dirty(epoch);
+  zone.sort_dirty(epoch);
+  supply.sort_dirty(epoch);
   n += emit_table(jbuf, Table::holdings, hold,
                   [&](std::byte*& p, std::uint32_t idx) {
                     put_u32be(p, idx / nI);
@@ -847,8 +956,8 @@ void LedgerImpl::build_journal(Bytes input, TimestampNs ts, format::JournalHeade
                     put_u16be(p, pol.zone_keys[idx].second);
                   },
                   [](std::byte*& p, const ZoneHeld& v) { put_le(p, v.held_qty); });
-  std::sort(loss.undo.begin(), loss.undo.end(), [&](const auto& a, const auto& b) {
-    return std::pair{pol.inst[a.first].zone, a.first} < std::pair{pol.inst[b.first].zone, b.first};
+  std::sort(loss.dirty.begin(), loss.dirty.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return std::pair{pol.inst[a].zone, a} < std::pair{pol.inst[b].zone, b};
   });
   n += emit_table(
       jbuf, Table::loss, loss,
@@ -856,7 +965,7 @@ void LedgerImpl::build_journal(Bytes input, TimestampNs ts, format::JournalHeade
         put_u32be(p, pol.inst[idx].zone);
         put_u32be(p, idx);
       },
-      [](std::byte*& p, const LossQty& v) { put_le(p, v.qty); }, false);
+      [](std::byte*& p, const LossQty& v) { put_le(p, v.qty); });
   n += emit_table(jbuf, Table::supply, supply,
                   [&](std::byte*& p, std::uint32_t idx) { put_u32be(p, idx == nI ? kCashKey : idx); },
                   [](std::byte*& p, const Supply& v) {
@@ -871,15 +980,15 @@ void LedgerImpl::build_journal(Bytes input, TimestampNs ts, format::JournalHeade
     const OrderId id = order_undo[k].first;
     const std::optional<OrderReservation>& before = order_undo[k].second;
     while (k < order_undo.size() && order_undo[k].first == id) ++k;
-    auto it = orders.find(id);
-    const bool now = it != orders.end();
+    const OrderSlot* cur = orders.find(id);
+    const bool now = cur != nullptr;
     if (!now && !before) continue;
-    if (now && before && it->second.o == *before) continue;
+    if (now && before && cur->o == *before) continue;
     std::byte key[8];
     std::byte* kp = key;
     put_u64be(kp, id);
     std::byte val[kOrderSize];
-    if (now) encode_order(it->second.o, val);
+    if (now) encode_order(cur->o, val);
     put_entry(jbuf, Table::orders, key, 8, val, kOrderSize, !now);
     ++order_entries;
   }
@@ -899,16 +1008,16 @@ void LedgerImpl::build_journal(Bytes input, TimestampNs ts, format::JournalHeade
   entries_since_image += order_entries;
   image.clear();
   if (entries_since_image >= kImageFactor * std::max<std::uint64_t>(orders.size(), image_min_entries)) {
-    std::vector<OrderId> ids;
-    ids.reserve(orders.size());
-    for (const auto& [id, s] : orders) ids.push_back(id);
-    std::sort(ids.begin(), ids.end());
-    image.resize(8 + ids.size() * (8 + kOrderSize));
+    std::vector<std::pair<OrderId, const OrderSlot*>> all;
+    all.reserve(orders.size());
+    orders.for_each([&](OrderId id, const OrderSlot& s) { all.emplace_back(id, &s); });
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    image.resize(8 + all.size() * (8 + kOrderSize));
     std::byte* p = image.data();
-    put_le<std::uint64_t>(p, ids.size());
-    for (const OrderId id : ids) {
+    put_le<std::uint64_t>(p, all.size());
+    for (const auto& [id, slot] : all) {
       put_u64be(p, id);
-      encode_order(orders.find(id)->second.o, p);
+      encode_order(slot->o, p);
       p += kOrderSize;
     }
     h.flags |= kFlagReservations;
@@ -1038,12 +1147,12 @@ CommitInfo LedgerImpl::commit(Bytes input, TimestampNs ts) {
   head = h.seq;
   head_hash = new_head;
   batch_open = false;
-  hold.undo.clear();
-  cash.undo.clear();
-  reg.undo.clear();
-  zone.undo.clear();
-  loss.undo.clear();
-  supply.undo.clear();
+  hold.dirty.clear();
+  cash.dirty.clear();
+  reg.dirty.clear();
+  zone.dirty.clear();
+  loss.dirty.clear();
+  supply.dirty.clear();
   order_undo.clear();
   CommitInfo ci{h.seq, new_head, jbuf.size()};
   if (jbuf.capacity() > (std::size_t{64} << 20)) std::vector<std::byte>().swap(jbuf);
@@ -1242,7 +1351,7 @@ void LedgerImpl::recover_orders() {
       orders.reserve(static_cast<std::size_t>(n));
       for (std::uint64_t j = 0; j < n; ++j) {
         const OrderId id = get_u64be(p);
-        orders.emplace(id, OrderSlot{decode_order(p + 8), 0});
+        orders.put(id, OrderSlot{decode_order(p + 8), 0});
         p += 8 + kOrderSize;
       }
       from = at + 1;
@@ -1264,7 +1373,7 @@ void LedgerImpl::recover_orders() {
       ++entries_since_image;
       const OrderId id = get_u64be(e.key.data());
       if (e.deleted) orders.erase(id);
-      else orders[id] = OrderSlot{decode_order(e.value.data()), 0};
+      else orders.put(id, OrderSlot{decode_order(e.value.data()), 0});
     });
     if (!ok) throw LedgerError("damaged journal record in " + dir.string() + ": run haihe audit verify");
   }
@@ -1334,11 +1443,11 @@ std::vector<std::string> LedgerImpl::check_invariants() const {
   const auto& P = pol;
   std::vector<Holding> sum_h(hold.v.size());
   std::vector<Fen> sum_cash(P.nP, 0);
-  for (const auto& [id, s] : orders) {
+  orders.for_each([&](OrderId id, const OrderSlot& s) {
     const auto& o = s.o;
     if (o.party >= P.nP || o.instrument >= P.nI || o.qty <= 0 || o.cash_fen < 0) {
       bad("order " + std::to_string(id) + " is malformed");
-      continue;
+      return;
     }
     Holding& h = sum_h[P.pi(o.party, o.instrument)];
     if (o.side == Side::sell) {
@@ -1352,7 +1461,7 @@ std::vector<std::string> LedgerImpl::check_invariants() const {
             " fen, less than its open qty needs");
       }
     }
-  }
+  });
   std::vector<RegionUsage> sum_r(reg.v.size());
   std::vector<Qty> sum_z(zone.v.size(), 0);
   for (PartyIndex p = 0; p < P.nP; ++p) {
@@ -1551,17 +1660,17 @@ Qty Ledger::loss_qty(InstrumentIndex i) const { return i < impl_->pol.nI ? impl_
 Supply Ledger::supply(InstrumentIndex i) const { return i < impl_->pol.nI ? impl_->supply.v[i] : Supply{}; }
 Supply Ledger::cash_supply() const { return impl_->supply.v[impl_->pol.nI]; }
 std::optional<OrderReservation> Ledger::order(OrderId id) const {
-  auto it = impl_->orders.find(id);
-  if (it == impl_->orders.end()) return std::nullopt;
-  return it->second.o;
+  const OrderSlot* s = impl_->orders.find(id);
+  if (s == nullptr) return std::nullopt;
+  return s->o;
 }
 std::size_t Ledger::open_orders() const { return impl_->orders.size(); }
 void Ledger::for_each_order(const std::function<void(OrderId, const OrderReservation&)>& fn) const {
-  std::vector<OrderId> ids;
-  ids.reserve(impl_->orders.size());
-  for (const auto& [id, s] : impl_->orders) ids.push_back(id);
-  std::sort(ids.begin(), ids.end());
-  for (const OrderId id : ids) fn(id, impl_->orders.find(id)->second.o);
+  std::vector<std::pair<OrderId, OrderReservation>> all;
+  all.reserve(impl_->orders.size());
+  impl_->orders.for_each([&](OrderId id, const OrderSlot& s) { all.emplace_back(id, s.o); });
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [id, o] : all) fn(id, o);
 }
 BuyQuote Ledger::quote_buy(PartyIndex p, InstrumentIndex i, Qty q, Fen limit) const {
   return impl_->need_buy(p, i, q, limit);
@@ -1639,7 +1748,7 @@ std::vector<std::string> check_state(const rules::MarketRules& r, const RawState
   } catch (const LedgerError& e) {
     return {e.what()};
   }
-  for (const auto& [id, o] : s.orders) impl.orders.emplace(id, OrderSlot{o, 0});
+  for (const auto& [id, o] : s.orders) impl.orders.put(id, OrderSlot{o, 0});
   return impl.check_invariants();
 }
 }  // namespace detail

@@ -118,7 +118,7 @@ using rules::PartyIndex;
 using rules::Qty;
 using rules::RegionIndex;
 using rules::ZoneIndex;
-using OrderId = std::uint64_t;     // the caller's order id (unique while open)
+using OrderId = std::uint64_t;     // the caller's order id (unique while open; not 2^64-1)
 using Seq = std::uint64_t;         // batch sequence number, 1 = genesis
 using TradeId = std::uint64_t;     // 1, 2, ... in settlement order
 using TimestampNs = std::int64_t;  // ns since the Unix epoch, UTC, from the caller
@@ -132,6 +132,7 @@ enum class Reason : std::uint8_t {
   unknown_instrument,     // instrument index out of range
   unknown_order,          // no open reservation with this order id
   duplicate_order,        // an open reservation already has this order id
+  invalid_order,          // the order id 2^64-1 (reserved by the ledger)
   invalid_quantity,       // qty/amount <= 0, or release keep_qty above what is open
   invalid_price,          // limit or fill price <= 0
   insufficient_holdings,  // not enough free rights
