@@ -12,10 +12,10 @@
 // ecological compensation to the source city. The rest are emission trades,
 // most paying a levy. Each batch journals 64 bytes of input per command.
 //
-//   ledger_bench [--benchmark_filter=...] [--ledger_dir=DIR]
+//   ledger_bench [--benchmark_filter=...] [--ledger_dir=DIR] [--ledger_keep]
 //
 // Data goes to a fresh directory under $TMPDIR (or --ledger_dir), removed at
-// exit. Reported per run: trades_per_s, commit_p50_us, commit_p99_us and
+// exit unless --ledger_keep (then e.g. `haihe audit verify --data DIR/full`). Reported per run: trades_per_s, commit_p50_us, commit_p99_us and
 // journal_kb_per_batch; with --benchmark_repetitions=5 (the default here)
 // Google Benchmark adds the median over the runs.
 #include <benchmark/benchmark.h>
@@ -316,10 +316,12 @@ LEDGER_BENCH(4096, none, 40);
 
 int main(int argc, char** argv) {
   std::string dir_arg;
+  bool keep = false;
   std::vector<char*> rest;
   for (int k = 0; k < argc; ++k) {
     const std::string a = argv[k];
     if (a.rfind("--ledger_dir=", 0) == 0) dir_arg = a.substr(13);
+    else if (a == "--ledger_keep") keep = true;
     else rest.push_back(argv[k]);
   }
   int n = static_cast<int>(rest.size());
@@ -333,7 +335,11 @@ int main(int argc, char** argv) {
   g_root = tmpl;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  std::error_code ec;
-  std::filesystem::remove_all(g_root, ec);
+  if (keep) {
+    std::fprintf(stderr, "ledger_bench: data kept in %s\n", g_root.c_str());
+  } else {
+    std::error_code ec;
+    std::filesystem::remove_all(g_root, ec);
+  }
   return 0;
 }

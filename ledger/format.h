@@ -10,7 +10,10 @@
 //   meta          ASCII name -> value: "format_version" u32 (= kVersion),
 //                 "image_min_entries" u64 (reservation image policy),
 //                 "rules_sha256" 64 hex chars, "rules_toml" the rules file's
-//                 bytes. Written by the genesis batch.
+//                 bytes, "layout" one line per region, zone, party and
+//                 instrument ("party 7 E1 0 1": index, id, kind, region) —
+//                 what the keys below mean. Written by the genesis batch and
+//                 by rules amendments (which may only append to the layout).
 //   accounts      party u32 -> kind u8, region u32, id bytes (genesis)
 //   holdings      party u32, instrument u32 -> free i64, reserved i64, incoming i64
 //   cash          party u32 -> free i64, reserved i64

@@ -198,6 +198,45 @@ Policy build_policy(const rules::MarketRules& r) {
   return p;
 }
 
+// What the stored records' keys mean: every region, zone, party and
+// instrument with the attributes that keys and usage sums depend on, one per
+// line. Stored at genesis; an amendment may only append to it.
+std::string layout_of(const rules::MarketRules& r) {
+  std::string out;
+  auto line = [&](std::initializer_list<std::string> parts) {
+    bool first = true;
+    for (const auto& part : parts) {
+      if (!first) out += ' ';
+      out += part;
+      first = false;
+    }
+    out += '\n';
+  };
+  auto n = [](std::uint64_t v) { return std::to_string(v); };
+  for (std::size_t i = 0; i < r.regions.size(); ++i) line({"region", n(i), r.regions[i].id});
+  for (std::size_t i = 0; i < r.zones.size(); ++i) line({"zone", n(i), r.zones[i].id, n(r.zones[i].region)});
+  for (std::size_t i = 0; i < r.parties.size(); ++i) {
+    const auto& p = r.parties[i];
+    line({"party", n(i), p.id, n(static_cast<std::uint64_t>(p.kind)), n(p.region)});
+  }
+  for (std::size_t i = 0; i < r.instruments.size(); ++i) {
+    const auto& in = r.instruments[i];
+    line({"instrument", n(i), in.symbol, n(static_cast<std::uint64_t>(in.kind)), n(in.zone), n(in.vintage)});
+  }
+  return out;
+}
+
+std::vector<std::string> lines_of(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    out.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
 // A state array whose changes in the current batch are tracked: the first
 // touch of an element in a batch records its old value and its index (the
 // undo log, which is also the list of records to write at commit).
@@ -417,6 +456,9 @@ struct LedgerImpl {
   void load_state();
   void recover_orders();
   void genesis(std::string_view rules_text, const std::string& sha_hex);
+  void write_accounts(PartyIndex from);
+  void amend(std::string_view rules_text, const std::string& sha_hex, const std::string& old_sha,
+             std::string_view old_layout);
 
   // ---------------------------------------------------------------- ops
   Holding& th(PartyIndex p, InstrumentIndex i) { return hold.touch(pol.pi(p, i), epoch); }
@@ -478,7 +520,7 @@ struct LedgerImpl {
   void write_txn(const format::JournalHeader& h, const Hash& new_head);
   void grow_map(std::size_t need);
 
-  std::vector<std::string> check_invariants() const;
+  std::vector<std::string> check_invariants(bool rules_dependent = true) const;
 };
 
 // ---------------------------------------------------------------- rules math
@@ -1379,6 +1421,37 @@ void LedgerImpl::recover_orders() {
   }
 }
 
+void LedgerImpl::write_accounts(PartyIndex from) {
+  using namespace format;
+  for (PartyIndex i = from; i < pol.nP; ++i) {
+    const auto& party = rules->parties[i];
+    std::vector<std::byte> key(4), val(5 + party.id.size());
+    std::byte* p = key.data();
+    put_u32be(p, i);
+    p = val.data();
+    put_le<std::uint8_t>(p, static_cast<std::uint8_t>(party.kind));
+    put_le<std::uint32_t>(p, party.region);
+    std::memcpy(p, party.id.data(), party.id.size());
+    extra.push_back(ExtraWrite{Table::accounts, std::move(key), std::move(val)});
+  }
+}
+
+void LedgerImpl::amend(std::string_view rules_text, const std::string& sha_hex, const std::string& old_sha,
+                       std::string_view old_layout) {
+  // Ledger::open checked that only entities were appended; new parties need accounts.
+  PartyIndex old_parties = 0;
+  for (const auto& l : lines_of(old_layout)) {
+    if (l.rfind("party ", 0) == 0) ++old_parties;
+  }
+  begin();
+  extra.push_back(ExtraWrite{Table::meta, to_bytes("rules_sha256"), to_bytes(sha_hex)});
+  extra.push_back(ExtraWrite{Table::meta, to_bytes("rules_toml"), to_bytes(rules_text)});
+  extra.push_back(ExtraWrite{Table::meta, to_bytes("layout"), to_bytes(layout_of(*rules))});
+  write_accounts(old_parties);
+  const std::string input = "haihe amend rules-sha256 " + sha_hex + " replaces " + old_sha + "\n";
+  commit({reinterpret_cast<const std::byte*>(input.data()), input.size()}, options.amend_ts_ns);
+}
+
 void LedgerImpl::genesis(std::string_view rules_text, const std::string& sha_hex) {
   using namespace format;
   begin();
@@ -1400,17 +1473,8 @@ void LedgerImpl::genesis(std::string_view rules_text, const std::string& sha_hex
   }
   meta("rules_sha256", to_bytes(sha_hex));
   meta("rules_toml", to_bytes(rules_text));
-  for (PartyIndex i = 0; i < pol.nP; ++i) {
-    const auto& party = rules->parties[i];
-    std::vector<std::byte> key(4), val(5 + party.id.size());
-    std::byte* p = key.data();
-    put_u32be(p, i);
-    p = val.data();
-    put_le<std::uint8_t>(p, static_cast<std::uint8_t>(party.kind));
-    put_le<std::uint32_t>(p, party.region);
-    std::memcpy(p, party.id.data(), party.id.size());
-    extra.push_back(ExtraWrite{Table::accounts, std::move(key), std::move(val)});
-  }
+  meta("layout", to_bytes(layout_of(*rules)));
+  write_accounts(0);
   for (const auto& g : rules->genesis_holdings) {
     const Reason r = issue(g.party, g.instrument, g.qty);
     if (r != Reason::ok) {
@@ -1435,7 +1499,7 @@ void LedgerImpl::genesis(std::string_view rules_text, const std::string& sha_hex
 
 // ---------------------------------------------------------------- invariants
 
-std::vector<std::string> LedgerImpl::check_invariants() const {
+std::vector<std::string> LedgerImpl::check_invariants(bool rules_dependent) const {
   std::vector<std::string> out;
   auto bad = [&](std::string s) {
     if (out.size() < 50) out.push_back(std::move(s));
@@ -1456,7 +1520,7 @@ std::vector<std::string> LedgerImpl::check_invariants() const {
       h.incoming_qty += o.qty;
       sum_cash[o.party] += o.cash_fen;
       const BuyQuote need = need_buy(o.party, o.instrument, o.qty, o.limit_fen);
-      if (need.reason != Reason::ok || need.cash_fen > o.cash_fen) {
+      if (rules_dependent && (need.reason != Reason::ok || need.cash_fen > o.cash_fen)) {
         bad("order " + std::to_string(id) + " reserves " + std::to_string(o.cash_fen) +
             " fen, less than its open qty needs");
       }
@@ -1481,7 +1545,7 @@ std::vector<std::string> LedgerImpl::check_invariants() const {
       }
       const Qty held = h.free_qty + h.reserved_qty;
       const Qty limit = P.party_limit[P.pi(p, i)];
-      if (limit > 0 && held + h.incoming_qty > limit) bad("party cap exceeded: " + at);
+      if (rules_dependent && limit > 0 && held + h.incoming_qty > limit) bad("party cap exceeded: " + at);
       if (P.region[p] != rules::kNone) {
         RegionUsage& u = sum_r[P.ri(P.region[p], i)];
         u.held_qty += held;
@@ -1496,14 +1560,14 @@ std::vector<std::string> LedgerImpl::check_invariants() const {
       const std::string at = "region " + std::to_string(r) + " instrument " + std::to_string(i);
       if (!(u == sum_r[P.ri(r, i)])) bad("region usage of " + at + " differs from its parties' holdings");
       const Qty cap = P.region_cap[P.ri(r, i)];
-      if (cap >= 0 && u.held_qty + u.incoming_qty > cap) bad("region cap exceeded: " + at);
+      if (rules_dependent && cap >= 0 && u.held_qty + u.incoming_qty > cap) bad("region cap exceeded: " + at);
     }
   }
   for (std::size_t z = 0; z < zone.v.size(); ++z) {
     const std::string at = "zone " + std::to_string(P.zone_keys[z].first) + " vintage " +
                            std::to_string(P.zone_keys[z].second);
     if (zone.v[z].held_qty != sum_z[z]) bad("zone usage of " + at + " differs from the holdings");
-    if (P.zone_cap[z] >= 0 && zone.v[z].held_qty > P.zone_cap[z]) bad("zone cap exceeded: " + at);
+    if (rules_dependent && P.zone_cap[z] >= 0 && zone.v[z].held_qty > P.zone_cap[z]) bad("zone cap exceeded: " + at);
   }
   for (InstrumentIndex i = 0; i < P.nI; ++i) {
     i128 total = loss.v[i].qty;
@@ -1613,24 +1677,40 @@ Ledger Ledger::open(const std::filesystem::path& dir, std::shared_ptr<const rule
                         ": use the haihe version that wrote it, or migrate the data");
     }
     const auto stored_sha = get("rules_sha256");
-    if (stored_sha != sha_hex) {
+    const bool amending = stored_sha != sha_hex;
+    if (amending && !options.amend_rules) {
       throw LedgerError("the ledger in " + dir.string() + " was created with other market rules (SHA-256 " +
                         stored_sha.value_or("?") + "), not the rules given (" + sha_hex +
-                        "); start it with the rules file it was created with");
+                        "); start it with the rules file it was created with, or amend the rules explicitly");
     }
+    const std::string old_layout = get("layout").value_or("");
     const auto image_min = get("image_min_entries");
     if (!image_min || image_min->size() != 8) {
       throw LedgerError("the ledger in " + dir.string() + " lacks meta image_min_entries: run haihe audit verify");
     }
     std::memcpy(&impl->image_min_entries, image_min->data(), 8);
     txn.abort();
+    if (amending) {  // the amendment must keep every stored key's meaning before anything is read
+      const auto old_lines = lines_of(old_layout);
+      const auto new_lines = lines_of(layout_of(*rules));
+      const std::set<std::string> now(new_lines.begin(), new_lines.end());
+      for (const auto& l : old_lines) {
+        if (now.count(l) == 0) {
+          throw LedgerError("the amended rules change what the ledger in " + dir.string() + " already holds (\"" +
+                            l + "\" is gone or different): an amendment may only append regions, zones, parties "
+                            "and instruments and change caps, fees, transfers, compensation and levies");
+        }
+      }
+    }
     impl->load_state();
     impl->recover_orders();
-    const auto problems = impl->check_invariants();
+    // Structure only: caps lowered by an amendment do not make a ledger unreadable.
+    const auto problems = impl->check_invariants(/*rules_dependent=*/false);
     if (!problems.empty()) {
       throw LedgerError("the ledger in " + dir.string() + " is inconsistent (" + problems.front() +
                         "); run haihe audit verify --data " + dir.string());
     }
+    if (amending) impl->amend(rules_text, sha_hex, stored_sha.value_or(""), old_layout);
   }
   return Ledger(std::move(impl));
 }
@@ -1732,6 +1812,18 @@ std::vector<TradeRecord> Ledger::trades(TradeId from, std::size_t max_count) con
 }
 
 std::vector<std::string> Ledger::check_invariants() const { return impl_->check_invariants(); }
+std::uint64_t Ledger::image_min_entries() const { return impl_->image_min_entries; }
+TimestampNs Ledger::genesis_ts_ns() const {
+  lmdb::Txn txn(impl_->env.get(), MDB_RDONLY, "reading the journal");
+  std::byte key[8];
+  std::byte* kp = key;
+  format::put_u64be(kp, 1);
+  MDB_val k = lmdb::val(key, 8), v;
+  lmdb::check(mdb_get(txn.get(), impl_->dbi_journal, &k, &v), "reading the genesis record");
+  format::JournalView j;
+  if (!format::parse_journal(lmdb::bytes(v), j)) throw LedgerError("damaged genesis record: run haihe audit verify");
+  return j.header.ts_ns;
+}
 
 namespace detail {
 std::vector<std::string> check_state(const rules::MarketRules& r, const RawState& s) {

@@ -169,6 +169,18 @@ struct Options {
   /// genesis (stored in meta, so replays take images at the same batches);
   /// ignored when opening an existing ledger. Small values are for tests.
   std::uint64_t image_min_entries = 65536;
+  /// Opening a ledger with rules other than the stored ones fails unless
+  /// this is set. Then the rules are amended: a batch stores the new rules
+  /// (journal input "haihe amend rules-sha256 <new> replaces <old>", at
+  /// amend_ts_ns). Only appending regions, zones, parties and instruments is
+  /// allowed (stored keys keep their meaning); caps, fees, transfers,
+  /// compensation and levies may change and apply from then on. Holdings
+  /// above a lowered cap stay (no new headroom is granted; verify reports
+  /// them); open buy orders keep what they reserved — after raising fees or
+  /// compensation, release and re-reserve them, or their fills may be
+  /// rejected with insufficient_cash.
+  bool amend_rules = false;
+  TimestampNs amend_ts_ns = 0;
 };
 
 /// Open/configuration/environment problems (not business rejections): a
@@ -367,6 +379,11 @@ class Ledger {
   Qty party_headroom(PartyIndex party, InstrumentIndex instrument) const;
 
   // ---- committed history ----
+  /// A replay (re-executing the journal into an empty directory) reproduces
+  /// the chain only with the same Options::genesis_ts_ns and
+  /// image_min_entries as the original: take them from here.
+  TimestampNs genesis_ts_ns() const;
+  std::uint64_t image_min_entries() const;
   Seq head_seq() const;      // last committed batch
   Hash head_hash() const;    // chain head after it
   TradeId next_trade_id() const;

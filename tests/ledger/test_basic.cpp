@@ -403,6 +403,127 @@ TEST(LedgerOpen, RejectsUnusableRules) {
   }
 }
 
+TEST_F(Fixture, ReservedOrderIdAndReplayOptions) {
+  Batch b = l->begin();
+  EXPECT_EQ(b.reserve_sell(~OrderId{0}, kChengde, kMiyun, 1), Reason::invalid_order);
+  EXPECT_EQ(b.release(~OrderId{0}), Reason::unknown_order);
+  b.commit({}, 0);
+  EXPECT_EQ(l->image_min_entries(), 64u);
+  EXPECT_EQ(l->genesis_ts_ns(), 0);
+  l.reset();
+  TempDir other;
+  Options o = fast_options();
+  o.genesis_ts_ns = 12345;
+  o.image_min_entries = 1000;
+  Ledger x = Ledger::open(other.path(), market.rules, market.text, o);
+  EXPECT_EQ(x.genesis_ts_ns(), 12345);
+  EXPECT_EQ(x.image_min_entries(), 1000u);
+}
+
+TEST(LedgerAmend, AppendsEntitiesAndChangesCharges) {
+  TempDir tmp;
+  const Market m = make_market(8, 4);
+  Model model(m.rules);
+  model_genesis(model);
+  {
+    Ledger l = Ledger::open(tmp.path(), m.rules, m.text, fast_options());
+    std::mt19937_64 rng(4);
+    for (int n = 0; n < 20; ++n) {
+      const auto ops = generate(rng, *m.rules, open_orders(model), l.head_seq() + 1, 30);
+      model.begin_batch();
+      Batch b = l.begin();
+      for (const Op& op : ops) {
+        ASSERT_EQ(apply(b, op), apply(model, op));
+        model.normalize();
+      }
+      b.commit({}, n);
+    }
+    ASSERT_GT(l.open_orders(), 0u);
+  }
+  auto amended = std::make_shared<rules::MarketRules>(*m.rules);
+  rules::Party newcomer;
+  newcomer.id = "NEWCOMER";
+  newcomer.kind = rules::PartyKind::enterprise;
+  newcomer.region = 0;
+  amended->parties.push_back(newcomer);
+  rules::Instrument pm = amended->instruments[kNox];
+  pm.symbol = "PM.BJ.2027";
+  pm.pollutant = rules::Pollutant::pm;
+  amended->instruments.push_back(pm);
+  const auto nI = static_cast<InstrumentIndex>(amended->instruments.size());
+  for (auto& p : amended->parties) {
+    if (p.kind == rules::PartyKind::enterprise) {
+      p.may_trade.clear();
+      for (InstrumentIndex i = 0; i < nI; ++i) p.may_trade.push_back(i);
+    }
+  }
+  amended->instruments[kNox].buyer_fee_bps = 25;  // charges may change
+  const std::string text = m.text + "# amended: NEWCOMER, PM.BJ.2027, NOX buyer fee 25 bps\n";
+  try {
+    Ledger l = Ledger::open(tmp.path(), amended, text, fast_options());
+    FAIL() << "amended without asking";
+  } catch (const LedgerError& e) {
+    EXPECT_NE(std::string(e.what()).find("amend"), std::string::npos) << e.what();
+  }
+  Options o = fast_options();
+  o.amend_rules = true;
+  o.amend_ts_ns = 777;
+  Hash head;
+  {
+    Ledger l = Ledger::open(tmp.path(), amended, text, o);
+    EXPECT_EQ(l.head_seq(), 22u);
+    std::string input;
+    l.read_journal(22, [&](Seq, TimestampNs ts, Bytes in) {
+      input.assign(reinterpret_cast<const char*>(in.data()), in.size());
+      EXPECT_EQ(ts, 777);
+    });
+    EXPECT_EQ(input.rfind("haihe amend rules-sha256 ", 0), 0u) << input;
+    // Everything held before is still there.
+    for (PartyIndex p = 0; p < m.rules->parties.size(); ++p) {
+      EXPECT_EQ(l.cash(p), model.c(p));
+      for (InstrumentIndex i = 0; i < m.rules->instruments.size(); ++i) EXPECT_EQ(l.holding(p, i), model.h(p, i));
+    }
+    EXPECT_EQ(l.open_orders(), model.orders.size());
+    // The newcomer trades the new instrument; the new fee applies.
+    const PartyIndex nc = static_cast<PartyIndex>(amended->parties.size() - 1);
+    Batch b = l.begin();
+    ASSERT_EQ(b.deposit(nc, 1'000'000), Reason::ok);
+    ASSERT_EQ(b.issue(kFirstEnterprise, nI - 1, 100), Reason::ok);
+    ASSERT_EQ(b.reserve_sell(900'000'001, kFirstEnterprise, nI - 1, 50), Reason::ok);
+    ASSERT_EQ(b.reserve_buy(900'000'002, nc, nI - 1, 50, 100), Reason::ok);
+    ASSERT_EQ(b.settle(Fill{900'000'002, 900'000'001, 50, 100, 1}), Reason::ok);
+    EXPECT_EQ(l.quote_buy(nc, kNox, 100, 100).buyer_fee_fen, 25);
+    // Open NOx bids reserved the old fee: the checks flag them until the
+    // core re-reserves them (ledger.h, Options::amend_rules).
+    const auto before = l.check_invariants();
+    EXPECT_FALSE(before.empty());
+    for (const auto& [id, ord] : open_orders(l)) {
+      if (ord.side != Side::buy || ord.instrument != kNox) continue;
+      ASSERT_EQ(b.release(id), Reason::ok);
+      const Reason r = b.reserve_buy(id, ord.party, ord.instrument, ord.qty, ord.limit_fen);
+      ASSERT_TRUE(r == Reason::ok || r == Reason::insufficient_cash) << to_string(r);
+    }
+    b.commit({}, 1);
+    EXPECT_TRUE(l.check_invariants().empty()) << l.check_invariants().front();
+    head = l.head_hash();
+  }
+  {  // Reopens with the amended rules without asking again.
+    Ledger l = Ledger::open(tmp.path(), amended, text, fast_options());
+    EXPECT_EQ(l.head_hash(), head);
+  }
+  const auto v = audit::verify(tmp.path(), amended.get());
+  EXPECT_TRUE(v.ok) << v.summary();
+  // Moving a party to another region would change what stored records mean.
+  auto moved = std::make_shared<rules::MarketRules>(*amended);
+  moved->parties[kFirstEnterprise].region = 3;
+  try {
+    Ledger l = Ledger::open(tmp.path(), moved, text + "# moved\n", o);
+    FAIL() << "an incompatible amendment was accepted";
+  } catch (const LedgerError& e) {
+    EXPECT_NE(std::string(e.what()).find("may only append"), std::string::npos) << e.what();
+  }
+}
+
 TEST(LedgerMap, GrowsWhenFull) {
   TempDir tmp;
   const Market m = make_market(8, 1);
