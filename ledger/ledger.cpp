@@ -803,11 +803,13 @@ Reason LedgerImpl::settle(const Fill& f, TradeRecord* out) {
   {
     Holding& hs = th(s.party, i);
     hs.reserved_qty -= q;
+    assert(hs.reserved_qty >= 0);
   }
   {
     Holding& hb = th(b.party, i);
     hb.free_qty += delivered;
     hb.incoming_qty -= q;
+    assert(hb.incoming_qty >= 0);
   }
   if (sr != rules::kNone) tr(sr, i).held_qty -= q;
   if (br != rules::kNone) {
@@ -820,6 +822,7 @@ Reason LedgerImpl::settle(const Fill& f, TradeRecord* out) {
     zone.touch(in.zone_key, epoch).held_qty -= lost;
   }
   tc(b.party).reserved_fen -= static_cast<Fen>(charge);
+  assert(cash.v[b.party].reserved_fen >= 0 && bo.cash_fen >= 0);
   tc(s.party).free_fen += proceeds;
   if (buyer_fee + seller_fee != 0) tc(pol.exchange).free_fen += buyer_fee + seller_fee;
   if (comp != 0) tc(beneficiary).free_fen += comp;
@@ -1189,6 +1192,10 @@ CommitInfo LedgerImpl::commit(Bytes input, TimestampNs ts) {
   head = h.seq;
   head_hash = new_head;
   batch_open = false;
+  if ((head & 4095) == 0) {
+    int dead = 0;
+    mdb_reader_check(env.get(), &dead);
+  }
   hold.dirty.clear();
   cash.dirty.clear();
   reg.dirty.clear();
@@ -1221,6 +1228,8 @@ bool LedgerImpl::open_env() {
   MDB_envinfo info;
   mdb_env_info(e, &info);
   map_bytes = info.me_mapsize;
+  int dead = 0;
+  mdb_reader_check(e, &dead);  // slots of crashed readers would pin old pages
   lmdb::Txn txn(e, 0, "opening the tables");
   MDB_dbi meta = 0;
   bool fresh = false;
@@ -1813,6 +1822,7 @@ std::vector<TradeRecord> Ledger::trades(TradeId from, std::size_t max_count) con
 
 std::vector<std::string> Ledger::check_invariants() const { return impl_->check_invariants(); }
 std::uint64_t Ledger::image_min_entries() const { return impl_->image_min_entries; }
+void Ledger::sync() { lmdb::check(mdb_env_sync(impl_->env.get(), 1), "flushing the ledger to disk"); }
 TimestampNs Ledger::genesis_ts_ns() const {
   lmdb::Txn txn(impl_->env.get(), MDB_RDONLY, "reading the journal");
   std::byte key[8];

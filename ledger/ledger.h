@@ -397,6 +397,10 @@ class Ledger {
   /// found, as text (empty: all hold). O(parties x instruments + orders).
   std::vector<std::string> check_invariants() const;
 
+  /// Flushes every committed batch to the disk (fdatasync). With durability
+  /// none, call it at an orderly shutdown; with full it is never needed.
+  void sync();
+
   const std::filesystem::path& dir() const;
 
  private:
