@@ -535,13 +535,19 @@ std::optional<ScanProblem> scan_for_toml_hazards(std::string_view t) {
       advance();
     }
   };
-  // In valid TOML a string starts at the beginning of a line or after
-  // whitespace, '=', '[', '{', ',' or '.' (dotted keys).
-  auto at_token_start = [&] {
-    if (i == 0) return true;
-    const char p = t[i - 1];
-    return p == ' ' || p == '\t' || p == '\n' || p == '\r' || p == '=' || p == '[' || p == '{' ||
-           p == ',' || p == '.' || (i == 3 && t.substr(0, 3) == "\xEF\xBB\xBF");
+  // Outside strings: where toml++ is, so that a quote is taken for the
+  // start of a string only where toml++ takes it so. Keys are read up to
+  // '.', '=' or whitespace; bare values (numbers, dates, booleans) up to a
+  // value terminator, with quotes inside them being no strings.
+  std::vector<char> nest;    // 'A' array, 'T' inline table, 'H' table header
+  bool value_ctx = false;    // reading a value (after '=' or in an array)
+  bool in_token = false;     // inside a bare key segment or bare value
+  auto end_of_token = [&](char ch) {
+    if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == ',' || ch == ']' ||
+        ch == '}' || ch == '#') {
+      return true;
+    }
+    return !value_ctx && (ch == '.' || ch == '=');
   };
   const std::string outside =
       "syntax error: non-ASCII character outside a string or comment; allowed: ASCII there "
@@ -552,11 +558,10 @@ std::optional<ScanProblem> scan_for_toml_hazards(std::string_view t) {
     switch (state) {
       case State::normal:
         if (u >= 0x80) return ScanProblem{{line, col_of(i)}, outside};
+        if (in_token && !end_of_token(c)) break;  // quotes here start no string
+        in_token = false;
         if (c == '#') {
           state = State::comment;
-        } else if ((c == '"' || c == '\'') && !at_token_start()) {
-          // A quote inside a bare token is not a string to toml++ (and not
-          // valid TOML): keep scanning as outside a string.
         } else if (c == '"') {
           const std::size_t n = run_of('"');
           state = n >= 3 ? State::multi_basic : State::basic;
@@ -567,10 +572,29 @@ std::optional<ScanProblem> scan_for_toml_hazards(std::string_view t) {
           state = n >= 3 ? State::multi_literal : State::literal;
           skip(n >= 3 ? 3 : 1);
           continue;
+        } else if (c == '\n') {
+          if (nest.empty()) value_ctx = false;
+        } else if (c == '=') {
+          value_ctx = true;
+        } else if (c == '[') {
+          nest.push_back(value_ctx ? 'A' : 'H');
+        } else if (c == '{') {
+          nest.push_back('T');
+          value_ctx = false;
+        } else if (c == ',') {
+          if (!nest.empty()) value_ctx = nest.back() == 'A';
+        } else if (c == ']' || c == '}') {
+          if (!nest.empty()) nest.pop_back();
+          if (!nest.empty() && nest.back() == 'H') value_ctx = false;
+        } else if (c != ' ' && c != '\t' && c != '\r' && c != '.') {
+          in_token = true;
         }
         break;
       case State::comment:
-        if (c == '\n') state = State::normal;
+        if (c == '\n') {
+          state = State::normal;  // the newline itself is handled there
+          continue;
+        }
         break;
       case State::basic:
         if (c == '\\') {
@@ -582,7 +606,11 @@ std::optional<ScanProblem> scan_for_toml_hazards(std::string_view t) {
           skip(2);
           continue;
         }
-        if (c == '"' || c == '\n') state = State::normal;
+        if (c == '\n') {
+          state = State::normal;  // unterminated: toml++ stops here
+          continue;
+        }
+        if (c == '"') state = State::normal;
         break;
       case State::multi_basic:
         if (c == '\\') {
@@ -610,7 +638,11 @@ std::optional<ScanProblem> scan_for_toml_hazards(std::string_view t) {
         }
         break;
       case State::literal:
-        if (c == '\'' || c == '\n') state = State::normal;
+        if (c == '\n') {
+          state = State::normal;
+          continue;
+        }
+        if (c == '\'') state = State::normal;
         break;
       case State::multi_literal:
         if (c == '\'') {

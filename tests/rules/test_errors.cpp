@@ -313,14 +313,22 @@ TEST(RulesErrors, NonAsciiOutsideStringsIsASyntaxError) {
   expect_error(t, "", "invalid escape sequence", line_of(t, "test\\я"));
   t = with("name = \"test market\"", "name = \"\"\"test\\\n   я market\"\"\"");
   expect_error(t, "", "line-ending backslash is not supported", line_of(t, "я market"));
-  // Valid: names in Chinese, comments, literal and multi-line strings.
-  t = with("name = \"test market\"", "name = \"京津冀 test market\" # 市场 я\n");
+  t = with("[[zones]]", "x = 5_O\"9\"_p[\"\"\"eя]\n[[zones]]");  // no string inside a bare value
+  expect_error(t, "", "non-ASCII character outside a string or comment", line_of(t, "x = 5_O"));
+  // Valid: names in Chinese (with CJK punctuation, which toml++ 3.3 would
+  // misread outside strings), comments, literal, multi-line and quoted keys.
+  t = with("name = \"test market\"", "name = \"京津冀 test market。\" # 市场 я\n");
+  t = with("[genesis]", "[genesis]\n# é\n", t);
+  t = with("[[levies]]", "[[levies]] # 「税」\n", t);
   t = with("province = \"Hebei\"", "province = '河北'", t);
   t = with("province = \"Beijing\"", "province = \"\"\"北京\\\n   Beijing\"\"\"", t);
   const auto errors = errors_of(t);
   EXPECT_TRUE(errors.empty()) << dump(errors);
+  // Quoted keys with non-ASCII parse (and are then unknown fields).
+  const std::string keys = "extra = 1 # note\nmore.\"北京\" = { 'é' = [\"х\", { \"ё\" = 2 }] }\n" + t;
+  expect_error(keys, "more", "unknown field 'more'", 2);
   const auto r = load_rules_text(t);
-  EXPECT_EQ(r->name, "京津冀 test market");
+  EXPECT_EQ(r->name, "京津冀 test market。");
   EXPECT_EQ(r->regions[1].province, "河北");
   EXPECT_EQ(r->regions[0].province, "北京Beijing");
 }
