@@ -77,14 +77,14 @@ void run_stream(std::uint64_t seed, std::uint32_t enterprises, std::size_t batch
 }
 
 TEST(LedgerProperty, RandomStreamsMatchTheModel) {
-  for (std::uint64_t seed = 1; seed <= 24; ++seed) {
-    run_stream(seed, 6 + static_cast<std::uint32_t>(seed % 5) * 7, 60, 40);
+  for (std::uint64_t seed = 1; seed <= 48; ++seed) {
+    run_stream(seed, 6 + static_cast<std::uint32_t>(seed % 5) * 7, 80, 40);
     if (HasFatalFailure()) return;
   }
 }
 
 TEST(LedgerProperty, ManyPartiesLongStream) {
-  run_stream(1000, 60, 150, 120);
+  run_stream(1000, 150, 120, 150);
 }
 
 // Every rejection reason the generator can reach shows up across seeds.
