@@ -183,7 +183,11 @@ class Verifier {
     for (const Table t : format::kStateTables) {
       for (const auto& [k, f] : fold_[static_cast<int>(t)]) s.tables[static_cast<int>(t)].emplace(k, f.value);
     }
-    for (const auto& [id, f] : orders_) s.orders.emplace(id, format::decode_order(span_of(f.value).data()));
+    for (const auto& [id, f] : orders_) {
+      OrderReservation o;
+      format::decode_order(span_of(f.value), o);  // checked when folded
+      s.orders.emplace(id, o);
+    }
     return s;
   }
 
@@ -198,13 +202,13 @@ class Verifier {
   }
   bool compare_state();
   std::string image_of_orders() const {
-    std::string img(8 + orders_.size() * (8 + format::kOrderSize), '\0');
+    std::string img(8, '\0');
     std::byte* p = reinterpret_cast<std::byte*>(img.data());
     format::put_le<std::uint64_t>(p, orders_.size());
     for (const auto& [id, f] : orders_) {
-      format::put_u64be(p, id);
-      std::memcpy(p, f.value.data(), format::kOrderSize);
-      p += format::kOrderSize;
+      img += seq_key(id);
+      img += static_cast<char>(f.value.size());
+      img += f.value;
     }
     return img;
   }
@@ -270,23 +274,29 @@ bool Verifier::run() {
       return fail_batch(seq, format::kJournal, "its trades do not continue the trade ids (expected " +
                                                    std::to_string(next_trade) + ")");
     }
+    TradeRecord tr;
     for (std::uint32_t n = 0; n < h.trade_count; ++n, ++next_trade, trades.next()) {
-      if (trades.done() || trades.key() != next_trade || trades.value().size() != format::kTradeSize) {
+      if (trades.done() || trades.key() != next_trade || !format::decode_trade(next_trade, trades.value(), tr)) {
         return fail_batch(seq, format::kTrades, "trade " + std::to_string(next_trade) + " is missing or malformed");
       }
+      const auto len = static_cast<std::uint8_t>(trades.value().size());
       sha.update(trades.raw_key());
+      sha.update(&len, 1);
       sha.update(trades.value());
     }
     if (h.first_movement != next_movement) {
       return fail_batch(seq, format::kJournal, "its movements do not continue the movement ids");
     }
+    MovementRecord mv;
     for (std::uint32_t n = 0; n < h.movement_count; ++n, ++next_movement, movements.next()) {
       if (movements.done() || movements.key() != next_movement ||
-          movements.value().size() != format::kMovementSize) {
+          !format::decode_movement(next_movement, movements.value(), mv)) {
         return fail_batch(seq, format::kMovements,
                           "movement " + std::to_string(next_movement) + " is missing or malformed");
       }
+      const auto len = static_cast<std::uint8_t>(movements.value().size());
       sha.update(movements.raw_key());
+      sha.update(&len, 1);
       sha.update(movements.value());
     }
     auto optional_record = [&](Walk& w, bool flagged, const char* table) -> bool {
@@ -331,7 +341,8 @@ bool Verifier::run() {
       }
       last_key = key;
       if (e.table == Table::orders) {
-        if (e.key.size() != 8 || (!e.deleted && e.value.size() != format::kOrderSize)) {
+        OrderReservation decoded;
+        if (e.key.size() != 8 || (!e.deleted && !format::decode_order(e.value, decoded))) {
           ok = false;
           fail_detail = "its write-set has a malformed order entry";
           return;
@@ -509,7 +520,9 @@ Hash fold_into(const std::filesystem::path& src, const std::filesystem::path& ds
         if (c.get(ck, cv, n == 0 ? MDB_SET_KEY : MDB_NEXT) != MDB_SUCCESS) {
           throw LedgerError(std::string("fold_into: missing record in ") + name);
         }
+        const auto len = static_cast<std::uint8_t>(cv.mv_size);
         sha.update(lmdb::bytes(ck));
+        sha.update(&len, 1);
         sha.update(lmdb::bytes(cv));
         lmdb::check(mdb_put(t, dbi.at(name), &ck, &cv, MDB_APPEND), "fold: append");
       }
@@ -576,35 +589,25 @@ Report build_report(const Reader& reader, const rules::MarketRules& rules, const
     }
   };
   scan("holdings", [&](auto k, auto v) {
-    if (k.size() != 8 || v.size() != 24) return;
+    Holding h;
+    if (k.size() != 8 || !decode_holding(v, h)) return;
     const PartyIndex p = get_u32be(k.data());
     const InstrumentIndex i = get_u32be(k.data() + 4);
     if (!party_ok(p) || !inst_ok(i)) return;
-    const std::byte* q = v.data();
-    Holding h;
-    h.free_qty = get_le<Qty>(q);
-    h.reserved_qty = get_le<Qty>(q);
-    h.incoming_qty = get_le<Qty>(q);
     rep.holdings.push_back({p, i, h});
   });
   scan("cash", [&](auto k, auto v) {
-    if (k.size() != 4 || v.size() != 16) return;
+    Cash c;
+    if (k.size() != 4 || !decode_cash(v, c)) return;
     const PartyIndex p = get_u32be(k.data());
     if (!party_ok(p)) return;
-    const std::byte* q = v.data();
-    Cash c;
-    c.free_fen = get_le<Fen>(q);
-    c.reserved_fen = get_le<Fen>(q);
     rep.cash.push_back({p, c});
   });
   // Region usage: every stored usage plus every cap, so unused caps show.
   std::map<std::pair<RegionIndex, InstrumentIndex>, RegionUsage> usage;
   scan("region_usage", [&](auto k, auto v) {
-    if (k.size() != 8 || v.size() != 16) return;
-    const std::byte* q = v.data();
     RegionUsage u;
-    u.held_qty = get_le<Qty>(q);
-    u.incoming_qty = get_le<Qty>(q);
+    if (k.size() != 8 || !decode_region_usage(v, u)) return;
     usage[{get_u32be(k.data()), get_u32be(k.data() + 4)}] = u;
   });
   for (const auto& c : rules.region_caps) usage.try_emplace({c.region, c.instrument});
@@ -617,20 +620,20 @@ Report build_report(const Reader& reader, const rules::MarketRules& rules, const
   }
   std::map<std::pair<ZoneIndex, std::uint16_t>, std::pair<Qty, Qty>> zones;  // held, loss
   scan("zone_usage", [&](auto k, auto v) {
-    if (k.size() != 6 || v.size() != 8) return;
-    const std::byte* q = v.data();
-    zones[{get_u32be(k.data()), get_u16be(k.data() + 4)}].first = get_le<Qty>(q);
+    Qty q = 0;
+    if (k.size() != 6 || !decode_qty(v, q)) return;
+    zones[{get_u32be(k.data()), get_u16be(k.data() + 4)}].first = q;
   });
   for (const auto& c : rules.zone_caps) zones.try_emplace({c.zone, c.vintage});
   for (const auto& in : rules.instruments) {
     if (in.kind == rules::InstrumentKind::water && in.zone != rules::kNone) zones.try_emplace({in.zone, in.vintage});
   }
   scan("loss", [&](auto k, auto v) {
-    if (k.size() != 8 || v.size() != 8) return;
+    Qty q = 0;
+    if (k.size() != 8 || !decode_qty(v, q)) return;
     const InstrumentIndex i = get_u32be(k.data() + 4);
     if (i >= rules.instruments.size() || !inst_ok(i)) return;
-    const std::byte* q = v.data();
-    zones[{get_u32be(k.data()), rules.instruments[i].vintage}].second += get_le<Qty>(q);
+    zones[{get_u32be(k.data()), rules.instruments[i].vintage}].second += q;
   });
   if (!f.party) {
     for (const auto& [key, hl] : zones) {
@@ -649,8 +652,8 @@ Report build_report(const Reader& reader, const rules::MarketRules& rules, const
   std::map<PartyIndex, Report::LevyRow> levy;
   std::map<InstrumentIndex, Report::FeeRow> fees;
   scan("trades", [&](auto k, auto v) {
-    if (k.size() != 8 || v.size() != kTradeSize) return;
-    const TradeRecord tr = decode_trade(get_u64be(k.data()), v.data());
+    TradeRecord tr;
+    if (k.size() != 8 || !decode_trade(get_u64be(k.data()), v, tr)) return;
     if (tr.ts_ns < f.from_ns || tr.ts_ns >= f.to_ns || !inst_ok(tr.instrument)) return;
     const bool parties = (f.party || f.city) ? (party_ok(tr.buyer) || party_ok(tr.seller)) : true;
     const bool receiver_comp = tr.beneficiary != rules::kNone && party_ok(tr.beneficiary);
@@ -679,8 +682,8 @@ Report build_report(const Reader& reader, const rules::MarketRules& rules, const
   for (auto& [p, l] : levy) rep.levies.push_back(l);
   for (auto& [i, fr] : fees) rep.fees.push_back(fr);
   scan("movements", [&](auto k, auto v) {
-    if (k.size() != 8 || v.size() != kMovementSize) return;
-    const MovementRecord m = decode_movement(get_u64be(k.data()), v.data());
+    MovementRecord m;
+    if (k.size() != 8 || !decode_movement(get_u64be(k.data()), v, m)) return;
     if (m.ts_ns < f.from_ns || m.ts_ns >= f.to_ns) return;
     if (f.instrument && m.instrument != *f.instrument) return;
     if ((f.party || f.city) && !party_ok(m.party) && !(m.counterparty != rules::kNone && party_ok(m.counterparty))) return;

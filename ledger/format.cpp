@@ -124,96 +124,149 @@ const char* table_name(Table t) {
   return "?";
 }
 
-void encode_trade(const TradeRecord& t, std::byte* p) {
-  std::byte* const start = p;
-  put_le<std::uint64_t>(p, t.seq);
-  put_le<std::int64_t>(p, t.ts_ns);
-  put_le<std::uint32_t>(p, t.instrument);
-  put_le<std::uint32_t>(p, t.buyer);
-  put_le<std::uint32_t>(p, t.seller);
-  put_le<std::uint32_t>(p, t.beneficiary);
-  put_le<std::uint32_t>(p, t.fund);
-  put_le<std::uint32_t>(p, t.zone);
-  put_le<std::uint64_t>(p, t.buy_order);
-  put_le<std::uint64_t>(p, t.sell_order);
-  put_le<std::int64_t>(p, t.qty);
-  put_le<std::int64_t>(p, t.delivered_qty);
-  put_le<std::int64_t>(p, t.price_fen);
-  put_le<std::int64_t>(p, t.buyer_fee_fen);
-  put_le<std::int64_t>(p, t.seller_fee_fen);
-  put_le<std::int64_t>(p, t.compensation_fen);
-  put_le<std::int64_t>(p, t.levy_fen);
-  assert(p - start == static_cast<std::ptrdiff_t>(kTradeSize));
-  (void)start;
+std::size_t encode_trade(const TradeRecord& t, std::byte* out) {
+  std::byte* p = out;
+  put_u(p, t.seq);
+  put_s(p, t.ts_ns);
+  put_u(p, t.instrument);
+  put_u(p, t.buyer);
+  put_u(p, t.seller);
+  put_n(p, t.beneficiary);
+  put_n(p, t.fund);
+  put_n(p, t.zone);
+  put_u(p, t.buy_order);
+  put_u(p, t.sell_order);
+  put_s(p, t.qty);
+  put_s(p, t.delivered_qty);
+  put_s(p, t.price_fen);
+  put_s(p, t.buyer_fee_fen);
+  put_s(p, t.seller_fee_fen);
+  put_s(p, t.compensation_fen);
+  put_s(p, t.levy_fen);
+  return static_cast<std::size_t>(p - out);
 }
 
-TradeRecord decode_trade(std::uint64_t id, const std::byte* p) {
-  TradeRecord t;
+bool decode_trade(std::uint64_t id, std::span<const std::byte> in, TradeRecord& t) {
+  VarReader r(in);
   t.id = id;
-  t.seq = get_le<std::uint64_t>(p);
-  t.ts_ns = get_le<std::int64_t>(p);
-  t.instrument = get_le<std::uint32_t>(p);
-  t.buyer = get_le<std::uint32_t>(p);
-  t.seller = get_le<std::uint32_t>(p);
-  t.beneficiary = get_le<std::uint32_t>(p);
-  t.fund = get_le<std::uint32_t>(p);
-  t.zone = get_le<std::uint32_t>(p);
-  t.buy_order = get_le<std::uint64_t>(p);
-  t.sell_order = get_le<std::uint64_t>(p);
-  t.qty = get_le<std::int64_t>(p);
-  t.delivered_qty = get_le<std::int64_t>(p);
-  t.price_fen = get_le<std::int64_t>(p);
-  t.buyer_fee_fen = get_le<std::int64_t>(p);
-  t.seller_fee_fen = get_le<std::int64_t>(p);
-  t.compensation_fen = get_le<std::int64_t>(p);
-  t.levy_fen = get_le<std::int64_t>(p);
-  // Stored records were range-checked when settled; recompute the value.
+  t.seq = r.u();
+  t.ts_ns = r.s();
+  t.instrument = r.u32();
+  t.buyer = r.u32();
+  t.seller = r.u32();
+  t.beneficiary = r.n();
+  t.fund = r.n();
+  t.zone = r.n();
+  t.buy_order = r.u();
+  t.sell_order = r.u();
+  t.qty = r.s();
+  t.delivered_qty = r.s();
+  t.price_fen = r.s();
+  t.buyer_fee_fen = r.s();
+  t.seller_fee_fen = r.s();
+  t.compensation_fen = r.s();
+  t.levy_fen = r.s();
   __extension__ typedef __int128 i128;
-  t.value_fen = static_cast<Fen>(static_cast<i128>(t.qty) * t.price_fen);
-  return t;
+  const i128 value = static_cast<i128>(t.qty) * t.price_fen;  // range-checked when settled
+  t.value_fen = value > INT64_MAX || value < INT64_MIN ? 0 : static_cast<Fen>(value);
+  return r.done();
 }
 
-void encode_movement(const MovementRecord& m, std::byte* p) {
-  put_le<std::uint64_t>(p, m.seq);
-  put_le<std::int64_t>(p, m.ts_ns);
-  put_le<std::uint8_t>(p, static_cast<std::uint8_t>(m.kind));
-  put_le<std::uint32_t>(p, m.party);
-  put_le<std::uint32_t>(p, m.counterparty);
-  put_le<std::uint32_t>(p, m.instrument);
-  put_le<std::int64_t>(p, m.amount);
+std::size_t encode_movement(const MovementRecord& m, std::byte* out) {
+  std::byte* p = out;
+  put_u(p, m.seq);
+  put_s(p, m.ts_ns);
+  put_u(p, static_cast<std::uint8_t>(m.kind));
+  put_u(p, m.party);
+  put_n(p, m.counterparty);
+  put_n(p, m.instrument);
+  put_s(p, m.amount);
+  return static_cast<std::size_t>(p - out);
 }
 
-MovementRecord decode_movement(std::uint64_t id, const std::byte* p) {
-  MovementRecord m;
+bool decode_movement(std::uint64_t id, std::span<const std::byte> in, MovementRecord& m) {
+  VarReader r(in);
   m.id = id;
-  m.seq = get_le<std::uint64_t>(p);
-  m.ts_ns = get_le<std::int64_t>(p);
-  m.kind = static_cast<MovementKind>(get_le<std::uint8_t>(p));
-  m.party = get_le<std::uint32_t>(p);
-  m.counterparty = get_le<std::uint32_t>(p);
-  m.instrument = get_le<std::uint32_t>(p);
-  m.amount = get_le<std::int64_t>(p);
-  return m;
+  m.seq = r.u();
+  m.ts_ns = r.s();
+  m.kind = static_cast<MovementKind>(r.u32());
+  m.party = r.u32();
+  m.counterparty = r.n();
+  m.instrument = r.n();
+  m.amount = r.s();
+  return r.done();
 }
 
-void encode_order(const OrderReservation& o, std::byte* p) {
-  put_le<std::uint32_t>(p, o.party);
-  put_le<std::uint32_t>(p, o.instrument);
-  put_le<std::uint8_t>(p, static_cast<std::uint8_t>(o.side));
-  put_le<std::int64_t>(p, o.limit_fen);
-  put_le<std::int64_t>(p, o.qty);
-  put_le<std::int64_t>(p, o.cash_fen);
+std::size_t encode_order(const OrderReservation& o, std::byte* out) {
+  std::byte* p = out;
+  put_u(p, o.party);
+  put_u(p, o.instrument);
+  put_u(p, static_cast<std::uint8_t>(o.side));
+  put_s(p, o.limit_fen);
+  put_s(p, o.qty);
+  put_s(p, o.cash_fen);
+  return static_cast<std::size_t>(p - out);
 }
 
-OrderReservation decode_order(const std::byte* p) {
-  OrderReservation o;
-  o.party = get_le<std::uint32_t>(p);
-  o.instrument = get_le<std::uint32_t>(p);
-  o.side = static_cast<Side>(get_le<std::uint8_t>(p));
-  o.limit_fen = get_le<std::int64_t>(p);
-  o.qty = get_le<std::int64_t>(p);
-  o.cash_fen = get_le<std::int64_t>(p);
-  return o;
+bool decode_order(std::span<const std::byte> in, OrderReservation& o) {
+  VarReader r(in);
+  o.party = r.u32();
+  o.instrument = r.u32();
+  const std::uint32_t side = r.u32();
+  o.side = static_cast<Side>(side);
+  o.limit_fen = r.s();
+  o.qty = r.s();
+  o.cash_fen = r.s();
+  return r.done() && (side == 1 || side == 2);
+}
+
+namespace {
+template <class... F>
+std::size_t put_all(std::byte* out, F... fields) {
+  std::byte* p = out;
+  (put_s(p, fields), ...);
+  return static_cast<std::size_t>(p - out);
+}
+}  // namespace
+
+std::size_t encode_holding(const Holding& v, std::byte* out) {
+  return put_all(out, v.free_qty, v.reserved_qty, v.incoming_qty);
+}
+bool decode_holding(std::span<const std::byte> in, Holding& v) {
+  VarReader r(in);
+  v.free_qty = r.s();
+  v.reserved_qty = r.s();
+  v.incoming_qty = r.s();
+  return r.done();
+}
+std::size_t encode_cash(const Cash& v, std::byte* out) { return put_all(out, v.free_fen, v.reserved_fen); }
+bool decode_cash(std::span<const std::byte> in, Cash& v) {
+  VarReader r(in);
+  v.free_fen = r.s();
+  v.reserved_fen = r.s();
+  return r.done();
+}
+std::size_t encode_region_usage(const RegionUsage& v, std::byte* out) {
+  return put_all(out, v.held_qty, v.incoming_qty);
+}
+bool decode_region_usage(std::span<const std::byte> in, RegionUsage& v) {
+  VarReader r(in);
+  v.held_qty = r.s();
+  v.incoming_qty = r.s();
+  return r.done();
+}
+std::size_t encode_supply(const Supply& v, std::byte* out) { return put_all(out, v.issued_qty, v.retired_qty); }
+bool decode_supply(std::span<const std::byte> in, Supply& v) {
+  VarReader r(in);
+  v.issued_qty = r.s();
+  v.retired_qty = r.s();
+  return r.done();
+}
+std::size_t encode_qty(Qty v, std::byte* out) { return put_all(out, v); }
+bool decode_qty(std::span<const std::byte> in, Qty& v) {
+  VarReader r(in);
+  v = r.s();
+  return r.done();
 }
 
 void encode_journal_header(const JournalHeader& h, std::byte* p) {

@@ -4,7 +4,10 @@
 //
 // One LMDB environment (data.mdb, lock.mdb) in the data directory with these
 // named databases. Keys are big-endian (so LMDB's byte order is numeric
-// order); values are little-endian, fixed layout.
+// order). Record values are sequences of LEB128 varints (u: unsigned; s:
+// signed, zigzag; n: an index or kNone, stored as index + 1 or 0), which
+// keeps the bytes written and hashed per trade small. The journal header and
+// the counts are little-endian, fixed layout.
 //
 // State tables (rewritten; a record whose fields are all zero is deleted):
 //   meta          ASCII name -> value: "format_version" u32 (= kVersion),
@@ -15,23 +18,28 @@
 //                 what the keys below mean. Written by the genesis batch and
 //                 by rules amendments (which may only append to the layout).
 //   accounts      party u32 -> kind u8, region u32, id bytes (genesis)
-//   holdings      party u32, instrument u32 -> free i64, reserved i64, incoming i64
-//   cash          party u32 -> free i64, reserved i64
-//   region_usage  region u32, instrument u32 -> held i64, incoming i64
-//   zone_usage    zone u32, vintage u16 -> held i64 (loss account excluded)
-//   loss          zone u32, instrument u32 -> qty i64 (the zone's conveyance-loss account)
-//   supply        instrument u32 (0xFFFFFFFF: cash) -> issued i64, retired i64
-//   (orders)      order u64 -> party u32, instrument u32, side u8, limit i64,
-//                 qty i64, cash i64. Not an LMDB table: kept in memory, logged
-//                 in the write-sets and imaged in `reservations` (ledger.h).
+//   holdings      party u32, instrument u32 -> s free, s reserved, s incoming
+//   cash          party u32 -> s free, s reserved
+//   region_usage  region u32, instrument u32 -> s held, s incoming
+//   zone_usage    zone u32, vintage u16 -> s held (loss account excluded)
+//   loss          zone u32, instrument u32 -> s qty (the zone's conveyance-loss account)
+//   supply        instrument u32 (0xFFFFFFFF: cash) -> s issued, s retired
+//   (orders)      order u64 -> u party, u instrument, u side (1 buy, 2 sell),
+//                 s limit, s qty, s cash. Not an LMDB table: kept in memory,
+//                 logged in the write-sets and imaged in `reservations`.
 // Append-only tables (MDB_APPEND, keys u64 ascending):
 //   journal       seq -> journal record (below)
 //   chain         seq -> 32-byte head after the batch
-//   trades        trade id -> trade (kTradeSize bytes)
-//   movements     movement id -> movement (kMovementSize bytes)
+//   trades        trade id -> u seq, s ts, u instrument, u buyer, u seller,
+//                 n beneficiary, n fund, n zone, u buy order, u sell order,
+//                 s qty, s delivered, s price, s buyer fee, s seller fee,
+//                 s compensation, s levy
+//   movements     movement id -> u seq, s ts, u kind, u party, n counterparty,
+//                 n instrument, s amount
 //   snapshots     seq -> the caller's opaque bytes (put_snapshot)
-//   reservations  seq -> u64 count, then count x (order u64 BE, order value)
-//                 in ascending order id: every open reservation after the batch
+//   reservations  seq -> u64 LE count, then count x (order u64 BE, u8 length,
+//                 order value) in ascending order id: every open reservation
+//                 after the batch
 //
 // Journal record (LE): u32 magic kJournalMagic, u64 seq, i64 ts_ns,
 //   u64 first_trade_id, u32 trade_count, u64 first_movement_id,
@@ -44,8 +52,8 @@
 //
 // Canonical bytes and the chain: head(0) = 32 zero bytes;
 //   head(seq) = SHA-256(head(seq-1) || journal[seq]
-//                       || for each of its trades: key || value
-//                       || for each of its movements: key || value
+//                       || for each of its trades: key || u8 length || value
+//                       || for each of its movements: key || u8 length || value
 //                       || if flag 1: u64 LE length || snapshots[seq]
 //                       || if flag 2: u64 LE length || reservations[seq]).
 // `audit verify` recomputes every head, folds the write-sets from genesis and
@@ -71,9 +79,9 @@ inline constexpr std::uint32_t kJournalMagic = 0x314a4848;  // "HHJ1"
 inline constexpr std::uint32_t kDeleted = 0xFFFFFFFFu;
 inline constexpr std::uint32_t kCashKey = 0xFFFFFFFFu;
 inline constexpr std::size_t kJournalHeader = 4 + 8 + 8 + 8 + 4 + 8 + 4 + 1 + 4 + 4;
-inline constexpr std::size_t kTradeSize = 112;
-inline constexpr std::size_t kMovementSize = 37;
-inline constexpr std::size_t kOrderSize = 33;
+inline constexpr std::size_t kMaxTradeSize = 17 * 10;  // encoded values, at most
+inline constexpr std::size_t kMaxMovementSize = 7 * 10;
+inline constexpr std::size_t kMaxOrderSize = 6 * 10;
 inline constexpr std::uint8_t kFlagSnapshot = 1;
 inline constexpr std::uint8_t kFlagReservations = 2;
 
@@ -147,13 +155,62 @@ inline T get_le(const std::byte*& p) {
   return v;
 }
 
-// ---- records ----
-void encode_trade(const TradeRecord& t, std::byte* out /* kTradeSize */);
-TradeRecord decode_trade(std::uint64_t id, const std::byte* in /* kTradeSize */);
-void encode_movement(const MovementRecord& m, std::byte* out /* kMovementSize */);
-MovementRecord decode_movement(std::uint64_t id, const std::byte* in);
-void encode_order(const OrderReservation& o, std::byte* out /* kOrderSize */);
-OrderReservation decode_order(const std::byte* in);
+// ---- varints ----
+inline void put_u(std::byte*& p, std::uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = std::byte{static_cast<std::uint8_t>(v | 0x80)};
+    v >>= 7;
+  }
+  *p++ = std::byte{static_cast<std::uint8_t>(v)};
+}
+inline void put_s(std::byte*& p, std::int64_t v) {
+  put_u(p, (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
+}
+inline void put_n(std::byte*& p, std::uint32_t index) {
+  put_u(p, index == 0xFFFFFFFFu ? 0 : std::uint64_t{index} + 1);
+}
+
+/// Reads varints from a span; an overrun or a malformed varint clears ok.
+struct VarReader {
+  const std::byte* p;
+  const std::byte* end;
+  bool ok = true;
+  explicit VarReader(std::span<const std::byte> s) : p(s.data()), end(s.data() + s.size()) {}
+  std::uint64_t u() {
+    std::uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+      if (p == end) break;
+      const auto b = static_cast<std::uint8_t>(*p++);
+      v |= std::uint64_t{b & 0x7fu} << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    ok = false;
+    return 0;
+  }
+  std::int64_t s() {
+    const std::uint64_t z = u();
+    return static_cast<std::int64_t>((z >> 1) ^ (~(z & 1) + 1));
+  }
+  std::uint32_t u32() {
+    const std::uint64_t v = u();
+    if (v > 0xFFFFFFFEu) ok = false;
+    return static_cast<std::uint32_t>(v);
+  }
+  std::uint32_t n() {  // an index or kNone
+    const std::uint64_t v = u();
+    if (v > 0xFFFFFFFFu) ok = false;
+    return v == 0 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(v - 1);
+  }
+  bool done() const { return ok && p == end; }
+};
+
+// ---- records: encoders return the size written; decoders want exactly the bytes ----
+std::size_t encode_trade(const TradeRecord& t, std::byte* out /* kMaxTradeSize */);
+bool decode_trade(std::uint64_t id, std::span<const std::byte> in, TradeRecord& out);
+std::size_t encode_movement(const MovementRecord& m, std::byte* out /* kMaxMovementSize */);
+bool decode_movement(std::uint64_t id, std::span<const std::byte> in, MovementRecord& out);
+std::size_t encode_order(const OrderReservation& o, std::byte* out /* kMaxOrderSize */);
+bool decode_order(std::span<const std::byte> in, OrderReservation& out);
 
 struct JournalHeader {
   Seq seq = 0;
@@ -208,6 +265,18 @@ bool for_each_write(std::span<const std::byte> writes, std::uint32_t count, Fn&&
   }
   return p == end;
 }
+
+// State-table values.
+std::size_t encode_holding(const Holding& v, std::byte* out);  // at most 30 bytes
+bool decode_holding(std::span<const std::byte> in, Holding& v);
+std::size_t encode_cash(const Cash& v, std::byte* out);  // at most 20 bytes
+bool decode_cash(std::span<const std::byte> in, Cash& v);
+std::size_t encode_region_usage(const RegionUsage& v, std::byte* out);
+bool decode_region_usage(std::span<const std::byte> in, RegionUsage& v);
+std::size_t encode_supply(const Supply& v, std::byte* out);
+bool decode_supply(std::span<const std::byte> in, Supply& v);
+std::size_t encode_qty(Qty v, std::byte* out);  // zone_usage, loss
+bool decode_qty(std::span<const std::byte> in, Qty& v);
 
 /// Human-readable key of a state-table record, e.g. "party 3, instrument 7".
 std::string describe_key(Table t, std::span<const std::byte> key);

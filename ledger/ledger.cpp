@@ -435,8 +435,9 @@ struct LedgerImpl {
   std::uint64_t epoch = 0;
   TradeId batch_first_trade = 1;
   std::uint64_t batch_first_movement = 1;
-  std::vector<std::byte> trade_buf;     // (key, value) per trade
-  std::vector<std::byte> movement_buf;  // (key, value) per movement
+  std::vector<std::byte> trade_buf;     // (key, u8 length, value) per trade
+  std::vector<MovementRecord> movements;  // of this batch
+  std::vector<std::byte> movement_buf;  // (key, u8 length, value) per movement
   std::vector<std::byte> snapshot;
   bool has_snapshot = false;
   std::vector<ExtraWrite> extra;
@@ -487,17 +488,14 @@ struct LedgerImpl {
   void add_movement(MovementKind kind, PartyIndex party, PartyIndex counter, InstrumentIndex inst,
                     std::int64_t amount) {
     MovementRecord m;
+    m.id = next_movement++;
     m.seq = head + 1;
     m.kind = kind;
     m.party = party;
     m.counterparty = counter;
     m.instrument = inst;
     m.amount = amount;
-    const std::size_t off = movement_buf.size();
-    movement_buf.resize(off + 8 + format::kMovementSize);
-    std::byte* p = movement_buf.data() + off;
-    format::put_u64be(p, next_movement++);
-    format::encode_movement(m, p);  // ts patched at commit
+    movements.push_back(m);  // encoded at commit, with the batch's timestamp
   }
 
   BuyQuote need_buy(PartyIndex party, InstrumentIndex inst, Qty qty, Fen limit) const;
@@ -858,10 +856,12 @@ Reason LedgerImpl::settle(const Fill& f, TradeRecord* out) {
   t.fund = levy != 0 ? in.levy_fund : rules::kNone;
   t.zone = in.zone;
   const std::size_t off = trade_buf.size();
-  trade_buf.resize(off + 8 + format::kTradeSize);
+  trade_buf.resize(off + 9 + format::kMaxTradeSize);
   std::byte* p = trade_buf.data() + off;
   format::put_u64be(p, t.id);
-  format::encode_trade(t, p);
+  const std::size_t len = format::encode_trade(t, p + 1);
+  *p = std::byte{static_cast<std::uint8_t>(len)};
+  trade_buf.resize(off + 9 + len);
   if (out != nullptr) *out = t;
   return Reason::ok;
 }
@@ -882,6 +882,7 @@ void LedgerImpl::begin() {
   batch_first_trade = next_trade;
   batch_first_movement = next_movement;
   trade_buf.clear();
+  movements.clear();
   movement_buf.clear();
   has_snapshot = false;
   snapshot.clear();
@@ -905,6 +906,7 @@ void LedgerImpl::abort() {
   order_undo.clear();
   next_trade = batch_first_trade;
   next_movement = batch_first_movement;
+  movements.clear();
   extra.clear();
   batch_open = false;
   ++epoch;  // stamps of this batch are stale from here on
@@ -976,31 +978,21 @@ void LedgerImpl::build_journal(Bytes input, TimestampNs ts, format::JournalHeade
                     put_u32be(p, idx / nI);
                     put_u32be(p, idx % nI);
                   },
-                  [](std::byte*& p, const Holding& v) {
-                    put_le(p, v.free_qty);
-                    put_le(p, v.reserved_qty);
-                    put_le(p, v.incoming_qty);
-                  });
+                  [](std::byte*& p, const Holding& v) { p += encode_holding(v, p); });
   n += emit_table(jbuf, Table::cash, cash, [](std::byte*& p, std::uint32_t idx) { put_u32be(p, idx); },
-                  [](std::byte*& p, const Cash& v) {
-                    put_le(p, v.free_fen);
-                    put_le(p, v.reserved_fen);
-                  });
+                  [](std::byte*& p, const Cash& v) { p += encode_cash(v, p); });
   n += emit_table(jbuf, Table::region_usage, reg,
                   [&](std::byte*& p, std::uint32_t idx) {
                     put_u32be(p, idx / nI);
                     put_u32be(p, idx % nI);
                   },
-                  [](std::byte*& p, const RegionUsage& v) {
-                    put_le(p, v.held_qty);
-                    put_le(p, v.incoming_qty);
-                  });
+                  [](std::byte*& p, const RegionUsage& v) { p += encode_region_usage(v, p); });
   n += emit_table(jbuf, Table::zone_usage, zone,
                   [&](std::byte*& p, std::uint32_t idx) {
                     put_u32be(p, pol.zone_keys[idx].first);
                     put_u16be(p, pol.zone_keys[idx].second);
                   },
-                  [](std::byte*& p, const ZoneHeld& v) { put_le(p, v.held_qty); });
+                  [](std::byte*& p, const ZoneHeld& v) { p += encode_qty(v.held_qty, p); });
   std::sort(loss.dirty.begin(), loss.dirty.end(), [&](std::uint32_t a, std::uint32_t b) {
     return std::pair{pol.inst[a].zone, a} < std::pair{pol.inst[b].zone, b};
   });
@@ -1010,13 +1002,10 @@ void LedgerImpl::build_journal(Bytes input, TimestampNs ts, format::JournalHeade
         put_u32be(p, pol.inst[idx].zone);
         put_u32be(p, idx);
       },
-      [](std::byte*& p, const LossQty& v) { put_le(p, v.qty); });
+      [](std::byte*& p, const LossQty& v) { p += encode_qty(v.qty, p); });
   n += emit_table(jbuf, Table::supply, supply,
                   [&](std::byte*& p, std::uint32_t idx) { put_u32be(p, idx == nI ? kCashKey : idx); },
-                  [](std::byte*& p, const Supply& v) {
-                    put_le(p, v.issued_qty);
-                    put_le(p, v.retired_qty);
-                  });
+                  [](std::byte*& p, const Supply& v) { p += encode_supply(v, p); });
   // Orders: the first undo entry of an id holds its value before the batch.
   std::stable_sort(order_undo.begin(), order_undo.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -1032,9 +1021,9 @@ void LedgerImpl::build_journal(Bytes input, TimestampNs ts, format::JournalHeade
     std::byte key[8];
     std::byte* kp = key;
     put_u64be(kp, id);
-    std::byte val[kOrderSize];
-    if (now) encode_order(cur->o, val);
-    put_entry(jbuf, Table::orders, key, 8, val, kOrderSize, !now);
+    std::byte val[kMaxOrderSize];
+    const std::size_t vlen = now ? encode_order(cur->o, val) : 0;
+    put_entry(jbuf, Table::orders, key, 8, val, vlen, !now);
     ++order_entries;
   }
   n += order_entries;
@@ -1057,23 +1046,31 @@ void LedgerImpl::build_journal(Bytes input, TimestampNs ts, format::JournalHeade
     all.reserve(orders.size());
     orders.for_each([&](OrderId id, const OrderSlot& s) { all.emplace_back(id, &s); });
     std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    image.resize(8 + all.size() * (8 + kOrderSize));
+    image.resize(8 + all.size() * (9 + kMaxOrderSize));
     std::byte* p = image.data();
     put_le<std::uint64_t>(p, all.size());
     for (const auto& [id, slot] : all) {
       put_u64be(p, id);
-      encode_order(slot->o, p);
-      p += kOrderSize;
+      const std::size_t len = encode_order(slot->o, p + 1);
+      *p = std::byte{static_cast<std::uint8_t>(len)};
+      p += 1 + len;
     }
+    image.resize(static_cast<std::size_t>(p - image.data()));
     h.flags |= kFlagReservations;
     entries_since_image = 0;
   }
   encode_journal_header(h, jbuf.data());
   // Movements carry the batch's timestamp.
-  for (std::size_t off = 0; off < movement_buf.size(); off += 8 + kMovementSize) {
-    std::byte* p = movement_buf.data() + off + 8 + 8;
-    put_le<std::int64_t>(p, ts);
+  movement_buf.resize(movements.size() * (9 + kMaxMovementSize));
+  std::byte* mp = movement_buf.data();
+  for (MovementRecord& m : movements) {
+    m.ts_ns = ts;
+    put_u64be(mp, m.id);
+    const std::size_t len = encode_movement(m, mp + 1);
+    *mp = std::byte{static_cast<std::uint8_t>(len)};
+    mp += 1 + len;
   }
+  movement_buf.resize(static_cast<std::size_t>(mp - movement_buf.data()));
 }
 
 void LedgerImpl::grow_map(std::size_t need) {
@@ -1114,17 +1111,19 @@ void LedgerImpl::write_txn(const format::JournalHeader& h, const Hash& new_head)
     }
   });
   if (!ok || bad) throw LedgerError("internal error: the batch's write-set does not match the stored tables");
-  auto append_all = [&](MDB_dbi dbi, const std::vector<std::byte>& buf, std::size_t vsize) {
+  auto append_all = [&](MDB_dbi dbi, const std::vector<std::byte>& buf) {
     if (buf.empty()) return;
     lmdb::Cursor c(t, dbi);
-    for (std::size_t off = 0; off < buf.size(); off += 8 + vsize) {
+    for (std::size_t off = 0; off < buf.size();) {
+      const auto len = static_cast<std::size_t>(buf[off + 8]);
       MDB_val k = lmdb::val(buf.data() + off, 8);
-      MDB_val v = lmdb::val(buf.data() + off + 8, vsize);
+      MDB_val v = lmdb::val(buf.data() + off + 9, len);
       ck(mdb_cursor_put(c.get(), &k, &v, MDB_APPEND), "appending a record");
+      off += 9 + len;
     }
   };
-  append_all(dbi_trades, trade_buf, kTradeSize);
-  append_all(dbi_movements, movement_buf, kMovementSize);
+  append_all(dbi_trades, trade_buf);
+  append_all(dbi_movements, movement_buf);
   std::byte seqkey[8];
   {
     std::byte* p = seqkey;
@@ -1281,62 +1280,49 @@ void LedgerImpl::load_record(Table tb, std::span<const std::byte> k, std::span<c
   auto mismatch = [&] {
     throw LedgerError(std::string("the data in ") + dir.string() + " does not fit the market rules: table " +
                       table_name(tb) + " has a record (" + describe_key(tb, k) +
-                      ") the rules do not define; open it with the rules it was created with");
+                      ") the rules do not define or cannot be read; open it with the rules it was created with, "
+                      "or run haihe audit verify");
   };
-  const std::byte* q = v.data();
   switch (tb) {
     case Table::meta:
     case Table::accounts:
     case Table::orders:
       return;
     case Table::holdings: {
-      if (k.size() != 8 || v.size() != 24) mismatch();
+      if (k.size() != 8) mismatch();
       const auto p = get_u32be(k.data()), i = get_u32be(k.data() + 4);
-      if (p >= pol.nP || i >= pol.nI) mismatch();
-      Holding& h = hold.v[pol.pi(p, i)];
-      h.free_qty = get_le<Qty>(q);
-      h.reserved_qty = get_le<Qty>(q);
-      h.incoming_qty = get_le<Qty>(q);
+      if (p >= pol.nP || i >= pol.nI || !decode_holding(v, hold.v[pol.pi(p, i)])) mismatch();
       return;
     }
     case Table::cash: {
-      if (k.size() != 4 || v.size() != 16 || get_u32be(k.data()) >= pol.nP) mismatch();
-      Cash& c = cash.v[get_u32be(k.data())];
-      c.free_fen = get_le<Fen>(q);
-      c.reserved_fen = get_le<Fen>(q);
+      if (k.size() != 4 || get_u32be(k.data()) >= pol.nP || !decode_cash(v, cash.v[get_u32be(k.data())])) mismatch();
       return;
     }
     case Table::region_usage: {
-      if (k.size() != 8 || v.size() != 16) mismatch();
+      if (k.size() != 8) mismatch();
       const auto r = get_u32be(k.data()), i = get_u32be(k.data() + 4);
-      if (r >= pol.nR || i >= pol.nI) mismatch();
-      RegionUsage& u = reg.v[pol.ri(r, i)];
-      u.held_qty = get_le<Qty>(q);
-      u.incoming_qty = get_le<Qty>(q);
+      if (r >= pol.nR || i >= pol.nI || !decode_region_usage(v, reg.v[pol.ri(r, i)])) mismatch();
       return;
     }
     case Table::zone_usage: {
-      if (k.size() != 6 || v.size() != 8) mismatch();
+      if (k.size() != 6) mismatch();
       const auto key = std::pair{get_u32be(k.data()), get_u16be(k.data() + 4)};
       const auto it = std::lower_bound(pol.zone_keys.begin(), pol.zone_keys.end(), key);
       if (it == pol.zone_keys.end() || *it != key) mismatch();
-      zone.v[static_cast<std::size_t>(it - pol.zone_keys.begin())].held_qty = get_le<Qty>(q);
+      if (!decode_qty(v, zone.v[static_cast<std::size_t>(it - pol.zone_keys.begin())].held_qty)) mismatch();
       return;
     }
     case Table::loss: {
-      if (k.size() != 8 || v.size() != 8) mismatch();
+      if (k.size() != 8) mismatch();
       const auto i = get_u32be(k.data() + 4);
-      if (i >= pol.nI || pol.inst[i].zone != get_u32be(k.data())) mismatch();
-      loss.v[i].qty = get_le<Qty>(q);
+      if (i >= pol.nI || pol.inst[i].zone != get_u32be(k.data()) || !decode_qty(v, loss.v[i].qty)) mismatch();
       return;
     }
     case Table::supply: {
-      if (k.size() != 4 || v.size() != 16) mismatch();
+      if (k.size() != 4) mismatch();
       const auto i = get_u32be(k.data());
       if (i != kCashKey && i >= pol.nI) mismatch();
-      const std::size_t idx = i == kCashKey ? pol.nI : i;
-      supply.v[idx].issued_qty = get_le<Qty>(q);
-      supply.v[idx].retired_qty = get_le<Qty>(q);
+      if (!decode_supply(v, supply.v[i == kCashKey ? pol.nI : i])) mismatch();
       return;
     }
   }
@@ -1393,18 +1379,27 @@ void LedgerImpl::recover_orders() {
     if (c.get(k, v, MDB_LAST) == MDB_SUCCESS) {
       const Seq at = get_u64be(lmdb::bytes(k).data());
       const auto img = lmdb::bytes(v);
+      auto damaged = [&] {
+        return LedgerError("damaged reservation image at batch " + std::to_string(at) + " in " + dir.string() +
+                           ": run haihe audit verify");
+      };
+      if (img.size() < 8) throw damaged();
       const std::byte* p = img.data();
-      const std::uint64_t n = img.size() >= 8 ? get_le<std::uint64_t>(p) : ~std::uint64_t{0};
-      if (img.size() != 8 + n * (8 + kOrderSize)) {
-        throw LedgerError("damaged reservation image at batch " + std::to_string(at) + " in " + dir.string() +
-                          ": run haihe audit verify");
-      }
+      const std::byte* const end = img.data() + img.size();
+      const std::uint64_t n = get_le<std::uint64_t>(p);
+      if (n > img.size()) throw damaged();
       orders.reserve(static_cast<std::size_t>(n));
       for (std::uint64_t j = 0; j < n; ++j) {
+        if (end - p < 9) throw damaged();
         const OrderId id = get_u64be(p);
-        orders.put(id, OrderSlot{decode_order(p + 8), 0});
-        p += 8 + kOrderSize;
+        const auto len = static_cast<std::size_t>(p[8]);
+        if (static_cast<std::size_t>(end - p) < 9 + len) throw damaged();
+        OrderSlot slot;
+        if (!decode_order({p + 9, len}, slot.o)) throw damaged();
+        orders.put(id, slot);
+        p += 9 + len;
       }
+      if (p != end) throw damaged();
       from = at + 1;
     }
   }
@@ -1423,8 +1418,15 @@ void LedgerImpl::recover_orders() {
       if (e.table != Table::orders) return;
       ++entries_since_image;
       const OrderId id = get_u64be(e.key.data());
-      if (e.deleted) orders.erase(id);
-      else orders.put(id, OrderSlot{decode_order(e.value.data()), 0});
+      if (e.deleted) {
+        orders.erase(id);
+      } else {
+        OrderSlot slot;
+        if (!decode_order(e.value, slot.o)) {
+          throw LedgerError("damaged journal record in " + dir.string() + ": run haihe audit verify");
+        }
+        orders.put(id, slot);
+      }
     });
     if (!ok) throw LedgerError("damaged journal record in " + dir.string() + ": run haihe audit verify");
   }
@@ -1813,9 +1815,11 @@ std::vector<TradeRecord> Ledger::trades(TradeId from, std::size_t max_count) con
   MDB_val k = lmdb::val(key, 8), v;
   for (int rc = c.get(k, v, MDB_SET_RANGE); rc == MDB_SUCCESS && out.size() < max_count;
        rc = c.get(k, v, MDB_NEXT)) {
-    if (v.mv_size != format::kTradeSize) throw LedgerError("damaged trade record: run haihe audit verify");
-    out.push_back(format::decode_trade(format::get_u64be(lmdb::bytes(k).data()),
-                                       static_cast<const std::byte*>(v.mv_data)));
+    TradeRecord t;
+    if (k.mv_size != 8 || !format::decode_trade(format::get_u64be(lmdb::bytes(k).data()), lmdb::bytes(v), t)) {
+      throw LedgerError("damaged trade record: run haihe audit verify");
+    }
+    out.push_back(t);
   }
   return out;
 }

@@ -134,16 +134,20 @@ TEST_F(AuditFixture, EveryTableIsTamperEvident) {
     const auto res = audit::verify(dst, market_->rules.get());
     ASSERT_FALSE(res.ok) << "tampering was not noticed";
     const auto* kb = reinterpret_cast<const std::byte*>(key.data());
-    const auto* vb = reinterpret_cast<const std::byte*>(value.data());
+    const std::span<const std::byte> vb{reinterpret_cast<const std::byte*>(value.data()), value.size()};
+    TradeRecord trade;
+    MovementRecord movement;
     if (table == "journal" || table == "chain" || table == "snapshots" || table == "reservations") {
       EXPECT_EQ(res.mismatch.kind, audit::Mismatch::Kind::batch) << res.summary();
       EXPECT_EQ(res.mismatch.batch, format::get_u64be(kb)) << res.summary();
     } else if (table == "trades") {
       EXPECT_EQ(res.mismatch.kind, audit::Mismatch::Kind::batch) << res.summary();
-      EXPECT_EQ(res.mismatch.batch, format::decode_trade(0, vb).seq) << res.summary();
+      ASSERT_TRUE(format::decode_trade(0, vb, trade));
+      EXPECT_EQ(res.mismatch.batch, trade.seq) << res.summary();
     } else if (table == "movements") {
       EXPECT_EQ(res.mismatch.kind, audit::Mismatch::Kind::batch) << res.summary();
-      EXPECT_EQ(res.mismatch.batch, format::decode_movement(0, vb).seq) << res.summary();
+      ASSERT_TRUE(format::decode_movement(0, vb, movement));
+      EXPECT_EQ(res.mismatch.batch, movement.seq) << res.summary();
     } else {
       EXPECT_EQ(res.mismatch.kind, audit::Mismatch::Kind::record) << res.summary();
       EXPECT_EQ(res.mismatch.table, table);
