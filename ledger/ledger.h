@@ -47,6 +47,13 @@
 //               for the buyer's region.
 //   buyer_fee / seller_fee = floor(value * bps / 10000) to the exchange party;
 //   levy (emission) = floor(value * bps / 10000) to the levy's fund.
+// The fill's price must be at or below the buy order's limit (the sell
+// side's limit is the engine's business). A party may trade with itself; the
+// ledger books it like any trade (self-trade prevention is the engine's).
+// Caps: a fill never raises the buyer's holding + reach (delivered <= qty)
+// nor a zone's total (water only moves or is lost), so settle cannot break a
+// cap the reservation respected; it still refuses a fill that would raise a
+// party above its limit. Zone caps are checked by issue() only.
 //
 // Reservations are per order, keyed by the caller's order id:
 //   reserve_sell moves qty of the party's free rights to reserved;
@@ -61,7 +68,8 @@
 //                no longer needs is returned. Do not release it afterwards
 //                (that returns unknown_order).
 //   release      returns what an open order no longer needs (cancel, expiry,
-//                an IOC remainder, a qty reduction). For every party and
+//                an IOC remainder, a qty reduction; a market buy reserves at
+//                the instrument's ceiling and releases the rest). For every party and
 //                instrument, reserved rights, incoming reach and reserved cash
 //                equal exactly the sums over its open orders — checked by
 //                check_invariants() and by `haihe audit verify`.
@@ -81,9 +89,10 @@
 // every commit dirties thousands of B-tree pages per batch and costs most of
 // the durable throughput. Instead every change to an order's reservation is
 // part of the batch's write-set in its journal record (hashed into the chain),
-// and every so often — deterministically, when the order entries written since
-// the last one reach 8 x max(open orders, Options::image_min_entries) — commit appends a
-// compact sorted image of all open reservations (table `reservations`). Open
+// and every so often — deterministically, when the order entries written
+// since the last one reach 8 x max(open orders, Options::image_min_entries) —
+// commit appends a compact sorted image of all open reservations (table
+// `reservations`; 100,000 orders take about 2 MB). Open
 // loads the latest image and re-applies the write-sets of the batches after
 // it, so a crash loses no reservation and opening stays fast. The caller's
 // book snapshots (put_snapshot) are separate and opaque to the ledger.
@@ -312,14 +321,23 @@ class Batch {
   Reason withdraw(PartyIndex party, Fen fen);  // from free
   Reason grant(PartyIndex fund, PartyIndex city, Fen fen);
 
-  // Orders.
+  // Orders. When several reasons apply, the first of: unknown_account,
+  // unknown_instrument, invalid_quantity, invalid_price (buy), overflow (buy
+  // value), not_permitted, invalid_order, duplicate_order, then
+  // insufficient_holdings (sell) or party_cap, region_cap,
+  // insufficient_cash (buy).
   Reason reserve_sell(OrderId order, PartyIndex party, InstrumentIndex instrument, Qty qty);
   Reason reserve_buy(OrderId order, PartyIndex party, InstrumentIndex instrument, Qty qty,
                      Fen limit_fen);
   /// Keeps keep_qty of the order open and returns the rest (buy: the cash
   /// beyond what keep_qty needs at the limit). keep_qty 0 closes the order.
   Reason release(OrderId order, Qty keep_qty = 0);
-  /// Settles one fill; `out` receives the trade when ok.
+  /// Settles one fill; `out` receives the trade when ok. Reasons, first
+  /// applicable: unknown_order, order_mismatch (same order, sides,
+  /// instrument), invalid_quantity, invalid_price, order_mismatch (qty above
+  /// either order's open qty, price above the buy limit),
+  /// transfer_not_allowed, insufficient_cash (only after an amendment raised
+  /// charges), overflow, party_cap.
   Reason settle(const Fill& fill, TradeRecord* out = nullptr);
 
   /// Stores the caller's snapshot (e.g. the books) with this batch; the
