@@ -386,6 +386,8 @@ class OrderTable {
   unsigned shift_ = 64;
 };
 
+struct MapFull {};  // a write transaction found the map full (commit grows it)
+
 struct ExtraWrite {  // genesis: meta and accounts
   Table table;
   std::vector<std::byte> key, value;
@@ -1089,7 +1091,7 @@ void LedgerImpl::write_txn(const format::JournalHeader& h, const Hash& new_head)
   using namespace format;
   lmdb::Txn txn(env.get(), 0, "beginning the batch transaction");
   auto ck = [](int rc, const char* what) {
-    if (rc == MDB_MAP_FULL) throw rc;  // caught by commit(): grow and retry
+    if (rc == MDB_MAP_FULL) throw MapFull{};  // caught by commit(): grow and retry
     lmdb::check(rc, what);
   };
   // State tables, from the write-set itself (the same bytes verify folds).
@@ -1178,8 +1180,7 @@ CommitInfo LedgerImpl::commit(Bytes input, TimestampNs ts) {
       try {
         write_txn(h, new_head);
         break;
-      } catch (int rc) {
-        assert(rc == MDB_MAP_FULL);
+      } catch (const MapFull&) {
         grow_map(jbuf.size() + trade_buf.size() + movement_buf.size() + snapshot.size() + image.size());
       }
     }
