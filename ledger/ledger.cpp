@@ -502,6 +502,7 @@ struct LedgerImpl {
 
   BuyQuote need_buy(PartyIndex party, InstrumentIndex inst, Qty qty, Fen limit) const;
   Delivery delivery(PartyIndex seller, PartyIndex buyer, InstrumentIndex inst) const;
+  Reason check_headroom(PartyIndex p, InstrumentIndex i, Qty q) const;
   Reason issue(PartyIndex p, InstrumentIndex i, Qty q);
   Reason retire(PartyIndex p, InstrumentIndex i, Qty q);
   Reason deposit(PartyIndex p, Fen f);
@@ -569,11 +570,10 @@ Delivery LedgerImpl::delivery(PartyIndex seller, PartyIndex buyer, InstrumentInd
 
 // ---------------------------------------------------------------- operations
 
-Reason LedgerImpl::issue(PartyIndex p, InstrumentIndex i, Qty q) {
-  if (p >= pol.nP) return Reason::unknown_account;
-  if (i >= pol.nI) return Reason::unknown_instrument;
-  if (q <= 0) return Reason::invalid_quantity;
-  if (pol.kind[p] == rules::PartyKind::regulator) return Reason::not_permitted;
+// The party's and its region's headroom for q more of instrument i: what they
+// hold (free + reserved) plus what resting buys could still bring in, plus q,
+// stays within the party limit and the region cap.
+Reason LedgerImpl::check_headroom(PartyIndex p, InstrumentIndex i, Qty q) const {
   const Holding& h = hold.v[pol.pi(p, i)];
   const i128 after = i128{h.free_qty} + h.reserved_qty + h.incoming_qty + q;
   if (!fits(after)) return Reason::overflow;
@@ -587,6 +587,15 @@ Reason LedgerImpl::issue(PartyIndex p, InstrumentIndex i, Qty q) {
     const Qty cap = pol.region_cap[pol.ri(r, i)];
     if (cap >= 0 && ra > cap) return Reason::region_cap;
   }
+  return Reason::ok;
+}
+
+Reason LedgerImpl::issue(PartyIndex p, InstrumentIndex i, Qty q) {
+  if (p >= pol.nP) return Reason::unknown_account;
+  if (i >= pol.nI) return Reason::unknown_instrument;
+  if (q <= 0) return Reason::invalid_quantity;
+  if (pol.kind[p] == rules::PartyKind::regulator) return Reason::not_permitted;
+  if (const Reason cr = check_headroom(p, i, q); cr != Reason::ok) return cr;
   const auto& in = pol.inst[i];
   if (in.water) {
     const i128 za = i128{zone.v[in.zone_key].held_qty} + q;
@@ -598,7 +607,7 @@ Reason LedgerImpl::issue(PartyIndex p, InstrumentIndex i, Qty q) {
   if (!add_ok(s.issued_qty, q)) return Reason::overflow;
   // apply
   th(p, i).free_qty += q;
-  if (r != rules::kNone) tr(r, i).held_qty += q;
+  if (const RegionIndex r = pol.region[p]; r != rules::kNone) tr(r, i).held_qty += q;
   if (in.water) zone.touch(in.zone_key, epoch).held_qty += q;
   supply.touch(i, epoch).issued_qty += q;
   add_movement(MovementKind::issue, p, rules::kNone, i, q);
@@ -681,19 +690,8 @@ Reason LedgerImpl::reserve_buy(OrderId id, PartyIndex p, InstrumentIndex i, Qty 
   if (!pol.may_trade[pol.pi(p, i)]) return Reason::not_permitted;
   if (id == OrderTable::kInvalid) return Reason::invalid_order;
   if (orders.contains(id)) return Reason::duplicate_order;
-  const Holding& h = hold.v[pol.pi(p, i)];
-  const i128 after = i128{h.free_qty} + h.reserved_qty + h.incoming_qty + q;
-  if (!fits(after)) return Reason::overflow;
-  const Qty limit_qty = pol.party_limit[pol.pi(p, i)];
-  if (limit_qty > 0 && after > limit_qty) return Reason::party_cap;
+  if (const Reason cr = check_headroom(p, i, q); cr != Reason::ok) return cr;
   const RegionIndex r = pol.region[p];
-  if (r != rules::kNone) {
-    const RegionUsage& u = reg.v[pol.ri(r, i)];
-    const i128 ra = i128{u.held_qty} + u.incoming_qty + q;
-    if (!fits(ra)) return Reason::overflow;
-    const Qty cap = pol.region_cap[pol.ri(r, i)];
-    if (cap >= 0 && ra > cap) return Reason::region_cap;
-  }
   if (cash.v[p].free_fen < need.cash_fen) return Reason::insufficient_cash;
   Cash& c = tc(p);
   c.free_fen -= need.cash_fen;
