@@ -207,7 +207,7 @@ struct CompensationRoute {
   ZoneIndex zone = kNone;
   std::vector<RegionIndex> buyer_regions;  // sorted
   PartyIndex beneficiary = kNone;          // a city government
-  Fen fen_per_unit = 0;                    // per base unit delivered-or-sold
+  Fen fen_per_unit = 0;                    // per base unit sold (the trade qty, before conveyance loss)
   std::uint32_t bps = 0;                   // of trade value
 };
 
