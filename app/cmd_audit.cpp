@@ -234,16 +234,23 @@ int usage_error(const std::string& msg) {
   return kExitUsage;
 }
 
-int run_verify(const std::vector<std::string>& args) {
-  po::options_description opts("haihe audit verify: recompute the audit chain and check every stored record");
-  opts.add_options()("help,h", "show this help")("data", po::value<std::string>(), "the data directory (required)");
-  po::variables_map vm;
+// Parses args into vm; the error text when they do not fit opts.
+std::optional<std::string> parse_options(const std::vector<std::string>& args,
+                                         const po::options_description& opts, po::variables_map& vm) {
   try {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    return usage_error(e.what());
+    return std::string(e.what());
   }
+  return std::nullopt;
+}
+
+int run_verify(const std::vector<std::string>& args) {
+  po::options_description opts("haihe audit verify: recompute the audit chain and check every stored record");
+  opts.add_options()("help,h", "show this help")("data", po::value<std::string>(), "the data directory (required)");
+  po::variables_map vm;
+  if (auto err = parse_options(args, opts, vm)) return usage_error(*err);
   if (vm.count("help")) {
     std::cout << "usage: haihe audit verify --data DIR\n\n"
                  "Opens DIR read-only (safe while the exchange runs), recomputes the hash\n"
@@ -279,12 +286,7 @@ int run_report(const std::vector<std::string>& args) {
       "comma-separated: holdings,cash,regions,zones,compensation,levies,fees,trades,movements, or all")(
       "format", po::value<std::string>()->default_value("table"), "table, csv or json");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return usage_error(e.what());
-  }
+  if (auto err = parse_options(args, opts, vm)) return usage_error(*err);
   if (vm.count("help")) {
     std::cout << kUsage
               << "\nHoldings, cash and cap usage are as of the last committed batch; the\n"
