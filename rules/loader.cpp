@@ -1320,6 +1320,18 @@ class Loader {
     return p != kNone && r_.parties[p].kind == PartyKind::regulator;
   }
 
+  // Records where a cap for `key` is defined; false (and an error on `field`)
+  // when an earlier table already defined one for the same key.
+  template <class Key>
+  bool first_cap(std::map<Key, CapWhere>& at, const Key& key, const Obj& o, const std::string& path,
+                 std::string_view field, std::string_view what) {
+    const auto [it, inserted] = at.emplace(key, CapWhere{path, o.pos()});
+    if (!inserted) {
+      o.error(field, cat(what, " (already set by ", it->second.path, "); allowed: one per pair"));
+    }
+    return inserted;
+  }
+
   void read_party_cap(const toml::table& t, const std::string& path) {
     const Obj o(errors_, t, path, {"party", "instrument", "limit_qty"});
     PartyCap c;
@@ -1332,10 +1344,8 @@ class Loader {
     }
     if (c.party == kNone || c.instrument == kNone || !v) return;
     c.limit_qty = *v;
-    auto [it, inserted] = party_cap_at_.emplace(std::pair{c.party, c.instrument}, CapWhere{path, o.pos()});
-    if (!inserted) {
-      o.error("instrument", cat("duplicate holding limit for this party and instrument (already set by ",
-                                it->second.path, "); allowed: one per pair"));
+    if (!first_cap(party_cap_at_, std::pair{c.party, c.instrument}, o, path, "instrument",
+                   "duplicate holding limit for this party and instrument")) {
       return;
     }
     r_.party_caps.push_back(c);
@@ -1351,10 +1361,8 @@ class Loader {
                              "in base units");
     if (c.region == kNone || c.instrument == kNone || !v) return;
     c.cap_qty = *v;
-    auto [it, inserted] = region_cap_at_.emplace(std::pair{c.region, c.instrument}, CapWhere{path, o.pos()});
-    if (!inserted) {
-      o.error("instrument", cat("duplicate cap for this region and instrument (already set by ",
-                                it->second.path, "); allowed: one per pair"));
+    if (!first_cap(region_cap_at_, std::pair{c.region, c.instrument}, o, path, "instrument",
+                   "duplicate cap for this region and instrument")) {
       return;
     }
     r_.region_caps.push_back(c);
@@ -1371,10 +1379,8 @@ class Loader {
     if (c.zone == kNone || !vintage || !v) return;
     c.vintage = static_cast<std::uint16_t>(*vintage);
     c.cap_qty = *v;
-    auto [it, inserted] = zone_cap_at_.emplace(std::pair{c.zone, c.vintage}, CapWhere{path, o.pos()});
-    if (!inserted) {
-      o.error("vintage", cat("duplicate cap for this zone and vintage (already set by ",
-                             it->second.path, "); allowed: one per pair"));
+    if (!first_cap(zone_cap_at_, std::pair{c.zone, c.vintage}, o, path, "vintage",
+                   "duplicate cap for this zone and vintage")) {
       return;
     }
     r_.zone_caps.push_back(c);
