@@ -32,6 +32,9 @@
 #pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #define throw(...)
+#ifndef HAVE_SSL
+#define HAVE_SSL 1  // Debian builds libquickfix with OpenSSL; the SSL classes need it
+#endif
 #include <quickfix/Application.h>
 #include <quickfix/MessageCracker.h>
 #include <quickfix/Session.h>
