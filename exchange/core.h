@@ -356,7 +356,7 @@ struct CoreOptions {
   /// Ledger image policy (ledger::Options::image_min_entries), fixed at genesis.
   std::uint64_t image_min_entries = 65536;
   /// Resting orders per book (engine pools).
-  std::uint32_t max_orders_per_book = 1u << 18;
+  std::uint32_t max_orders_per_book = 1u << 17;
   /// false: no schedule commands are injected (tests that drive states by hand).
   bool run_schedule = true;
   /// Check the ledger's laws after every batch (tests; O(state) per batch).
@@ -419,6 +419,11 @@ class Core {
   const ledger::Ledger& ledger() const;
   Seq last_seq() const;  // last command sequence number taken
   CoreStats stats() const;  // any thread (relaxed counters)
+  /// Any thread. Empty while healthy; else why the core stopped (a ledger
+  /// commit failed, an invariant broke). The core then takes no commands
+  /// (submit answers stopped) and every subscription is cut off; restart
+  /// the process: recovery resumes from the last committed batch.
+  std::string failure() const;
   TradingState state(InstrumentIndex instrument) const;
   std::optional<Fen> reference_fen(InstrumentIndex instrument) const;
   std::uint64_t resting_orders() const;

@@ -127,6 +127,20 @@ Reader Reader::open(const std::filesystem::path& dir) {
 }
 
 std::string Reader::rules_text() const { return impl_->get("meta", "rules_toml").value_or(""); }
+void Reader::read_journal(Seq from, const std::function<void(Seq, TimestampNs, Bytes)>& fn) const {
+  lmdb::Cursor c(impl_->txn.get(), impl_->get_dbi(format::kJournal));
+  std::byte key[8];
+  std::byte* kp = key;
+  format::put_u64be(kp, from);
+  MDB_val k = lmdb::val(key, 8), v;
+  for (int rc = c.get(k, v, MDB_SET_RANGE); rc == MDB_SUCCESS; rc = c.get(k, v, MDB_NEXT)) {
+    format::JournalView j;
+    if (!format::parse_journal(lmdb::bytes(v), j)) {
+      throw LedgerError("damaged journal record in " + impl_->dir.string() + ": run haihe audit verify");
+    }
+    fn(j.header.seq, j.header.ts_ns, j.input);
+  }
+}
 std::string Reader::rules_sha256() const { return impl_->get("meta", "rules_sha256").value_or(""); }
 Seq Reader::head_seq() const {
   lmdb::Cursor c(impl_->txn.get(), impl_->get_dbi(format::kChain));

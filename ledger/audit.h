@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -38,10 +39,14 @@ class Reader {
   Reader& operator=(Reader&&) noexcept;
   ~Reader();
 
-  std::string rules_text() const;  // the rules file stored at genesis
+  std::string rules_text() const;  // the rules file stored (at genesis, or by the last amendment)
   std::string rules_sha256() const;
   Seq head_seq() const;
   Hash head_hash() const;
+
+  /// Calls fn for every journal record with from <= seq, in order: its
+  /// batch, timestamp and the caller's input bytes (valid during the call).
+  void read_journal(Seq from, const std::function<void(Seq, TimestampNs, Bytes input)>& fn) const;
 
   struct Impl;
   Impl& impl() const { return *impl_; }
