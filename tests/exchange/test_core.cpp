@@ -1,0 +1,357 @@
+// The exchange core end to end, in process: random multi-party streams with
+// the ledger's laws and the books checked after every batch, determinism,
+// replay, recovery, back-pressure and the trading-day schedule.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "exchange/journal.h"
+#include "ledger/audit.h"
+#include "tests/exchange/core_support.h"
+
+namespace haihe::exchange::test {
+namespace {
+
+/// Runs `commands` commands of a seed's stream, in batches of random size,
+/// advancing the clock by random milliseconds; calls after() after each batch.
+void drive(Driver& d, ManualClock& clock, std::uint64_t seed, int commands,
+           const std::function<void()>& after = {}) {
+  Generator gen(d.core->rules(), seed);
+  int sent = 0;
+  while (sent < commands) {
+    const int batch = 1 + static_cast<int>(gen.pick(40));
+    for (int k = 0; k < batch && sent < commands; ++k, ++sent) {
+      const Command c = gen.next([&](InstrumentIndex i) { return d.core->reference_fen(i).value_or(100); });
+      ASSERT_EQ(d.core->submit(c), SubmitResult::ok);
+    }
+    clock.advance(static_cast<std::int64_t>(gen.pick(5000)) * kMs);
+    d.step();
+    if (after) after();
+  }
+}
+
+/// Every execution event agrees with the ledger.
+void check_events_against_ledger(const Driver& d) {
+  const auto& ledger = d.core->ledger();
+  std::map<std::uint64_t, ledger::TradeRecord> trades;
+  for (const auto& t : ledger.trades(1, 1u << 30)) trades.emplace(t.id, t);
+  std::uint64_t fills = 0;
+  std::set<OrderId> dead;
+  for (const Event& e : d.events) {
+    if (e.kind == EventKind::order_fill) {
+      ++fills;
+      const auto it = trades.find(e.trade_id);
+      ASSERT_NE(it, trades.end()) << "a fill without a settlement: trade " << e.trade_id;
+      EXPECT_EQ(it->second.qty, e.last_qty);
+      EXPECT_EQ(it->second.price_fen, e.last_px_fen);
+      EXPECT_TRUE(it->second.buy_order == e.order_id || it->second.sell_order == e.order_id);
+      EXPECT_TRUE(it->second.buyer == e.party || it->second.seller == e.party);
+      if (e.leaves_qty == 0) dead.insert(e.order_id);
+    }
+    if (e.kind == EventKind::order_cancelled || e.kind == EventKind::order_expired ||
+        (e.kind == EventKind::order_rejected && e.order_id != 0)) {
+      dead.insert(e.order_id);
+    }
+  }
+  EXPECT_EQ(fills, 2 * trades.size()) << "every trade is two fills";
+  for (OrderId id : dead) EXPECT_FALSE(ledger.order(id).has_value()) << "dead order " << id << " still reserves";
+}
+
+TEST(CoreStream, RandomStreamsKeepTheLawsAfterEveryBatch) {
+  for (std::uint64_t seed = 1; seed <= 12; ++seed) {
+    TempDir dir;
+    ManualClock clock(beijing(9, 29));
+    auto o = core_options(dir.path(), &clock);
+    Driver d(o);
+    std::uint64_t batches = 0;
+    drive(d, clock, seed, 1500, [&] {
+      ++batches;
+      const auto problems = d.core->check();
+      ASSERT_TRUE(problems.empty()) << "seed " << seed << " batch " << batches << ": " << problems.front();
+    });
+    check_events_against_ledger(d);
+    EXPECT_GT(d.core->stats().trades, 10u) << "seed " << seed << ": the stream should trade";
+  }
+}
+
+TEST(CoreStream, SameStreamSameEventsSameChain) {
+  std::vector<Event> first;
+  ledger::Hash head{};
+  for (int run = 0; run < 2; ++run) {
+    TempDir dir;
+    ManualClock clock(beijing(9, 29));
+    Driver d(core_options(dir.path(), &clock));
+    drive(d, clock, 77, 3000);
+    if (run == 0) {
+      first = d.events;
+      head = d.core->ledger().head_hash();
+    } else {
+      ASSERT_EQ(d.events.size(), first.size());
+      EXPECT_TRUE(d.events == first) << "the event streams differ";
+      EXPECT_EQ(d.core->ledger().head_hash(), head);
+    }
+  }
+}
+
+TEST(CoreStream, ReplayReproducesEveryEventAndTheChainHead) {
+  TempDir dir, scratch;
+  {
+    ManualClock clock(beijing(9, 29));
+    Driver d(core_options(dir.path(), &clock));
+    drive(d, clock, 5, 4000);
+    clock.set(beijing(15, 30));  // through the end of the day
+    d.step();
+    EXPECT_GT(d.core->stats().snapshots, 0u);
+  }
+  const auto r = replay(dir.path(), scratch.path() / "replay");
+  EXPECT_TRUE(r.events_match) << r.mismatch << " at batch " << r.first_mismatch_batch;
+  EXPECT_TRUE(r.heads_match());
+  EXPECT_GT(r.events_compared, 1000u);
+  EXPECT_GT(r.batches, 50u);
+}
+
+TEST(CoreStream, ReopeningRebuildsTheBooksAndTradingContinues) {
+  TempDir dir;
+  ManualClock clock(beijing(9, 29));
+  std::string books;
+  Seq seq = 0;
+  {
+    Driver d(core_options(dir.path(), &clock));
+    drive(d, clock, 9, 5000);
+    books = d.core->books_text();
+    seq = d.core->last_seq();
+    EXPECT_GT(d.core->stats().snapshots, 0u);
+  }
+  Driver d(core_options(dir.path(), &clock));
+  EXPECT_EQ(d.core->books_text(), books);
+  EXPECT_EQ(d.core->last_seq(), seq);
+  EXPECT_GT(d.core->recovery().snapshot_seq, 0u);
+  EXPECT_GT(d.core->recovery().rerun_commands, 0u);
+  EXPECT_TRUE(d.core->check().empty());
+  const auto trades = d.core->stats().trades;
+  drive(d, clock, 10, 2000);
+  EXPECT_GT(d.core->stats().trades, trades);
+  EXPECT_TRUE(d.core->check().empty());
+}
+
+TEST(CoreStream, StoredEventsCanBeReadBack) {
+  TempDir dir;
+  ManualClock clock(beijing(9, 29));
+  std::vector<Event> party_events;
+  {
+    Driver d(core_options(dir.path(), &clock));
+    drive(d, clock, 3, 800);
+    for (const Event& e : d.events) {
+      if (e.audience == Audience::party) party_events.push_back(e);
+    }
+  }
+  Driver d(core_options(dir.path(), &clock));
+  std::vector<Event> stored;
+  d.core->for_each_stored_event(0, [&](const Event& e) { stored.push_back(e); });
+  EXPECT_TRUE(stored == party_events);
+  const Seq middle = party_events[party_events.size() / 2].seq;
+  std::size_t later = 0;
+  d.core->for_each_stored_event(middle, [&](const Event& e) {
+    EXPECT_GT(e.seq, middle);
+    ++later;
+  });
+  std::size_t expect = 0;
+  for (const Event& e : party_events) expect += e.seq > middle ? 1 : 0;
+  EXPECT_EQ(later, expect);
+  std::size_t commands = 0;
+  read_commands(dir.path(), [&](const Command&) { ++commands; });
+  EXPECT_GE(commands, 800u);
+}
+
+TEST(CoreBackPressure, AFullQueueAnswersBusy) {
+  TempDir dir;
+  ManualClock clock(beijing(10, 0));
+  auto o = core_options(dir.path(), &clock);
+  o.queue_capacity = 8;
+  auto core = Core::open(o);
+  Command c{};
+  c.kind = CommandKind::position_request;
+  c.party = 5;
+  int ok = 0;
+  SubmitResult r = SubmitResult::ok;
+  for (int k = 0; k < 100 && r == SubmitResult::ok; ++k) {
+    r = core->submit(c);
+    ok += r == SubmitResult::ok ? 1 : 0;
+  }
+  EXPECT_EQ(r, SubmitResult::busy);
+  EXPECT_GE(ok, 8);
+  EXPECT_EQ(core->stats().busy, 1u);
+  core->step();
+  EXPECT_EQ(core->submit(c), SubmitResult::ok);
+  c.kind = CommandKind::schedule;
+  EXPECT_EQ(core->submit(c), SubmitResult::invalid);
+  core->stop();
+  c.kind = CommandKind::position_request;
+  EXPECT_EQ(core->submit(c), SubmitResult::stopped);
+}
+
+TEST(CoreBackPressure, AStalledSubscriberIsCutOffAndDoesNotSlowTheCore) {
+  TempDir dir;
+  ManualClock clock(beijing(9, 29));
+  Driver d(core_options(dir.path(), &clock));
+  auto stalled = d.core->subscribe(Audience::market, rules::kNone, 64);
+  drive(d, clock, 4, 1500);
+  EXPECT_TRUE(stalled->cut_off());
+  EXPECT_NE(stalled->cut_off_reason().find("fell behind"), std::string::npos);
+  Event e;
+  std::size_t drained = 0;
+  while (stalled->poll(e)) ++drained;
+  EXPECT_LE(drained, 64u);
+  EXPECT_EQ(d.events.size(), d.core->stats().events) << "the other subscriber got everything";
+  EXPECT_GT(d.events.size(), 2000u);
+  // A new subscription after the cut gets the new events.
+  auto fresh = d.core->subscribe(Audience::market, rules::kNone, 1u << 16);
+  drive(d, clock, 5, 100);
+  EXPECT_FALSE(fresh->cut_off());
+  EXPECT_TRUE(fresh->poll(e));
+}
+
+TEST(CoreSchedule, TheTradingDayFollowsTheRules) {
+  TempDir dir;
+  ManualClock clock(beijing(8, 0));
+  Driver d(core_options(dir.path(), &clock));
+  const auto& rules = d.core->rules();
+  const InstrumentIndex nox = rules.find_instrument("NOX.BJ.2027");
+  ASSERT_NE(nox, rules::kNone);
+  d.step();
+  EXPECT_EQ(d.core->state(nox), TradingState::closed);
+  clock.set(beijing(9, 15));
+  d.step();
+  EXPECT_EQ(d.core->state(nox), TradingState::pre_open);
+  clock.set(beijing(9, 30));
+  d.step();
+  EXPECT_EQ(d.core->state(nox), TradingState::open);
+  // A DAY sell and a GTC sell rest; a buy trades at 1 tick above the reference.
+  PartyIndex seller = rules::kNone, buyer = rules::kNone;
+  for (PartyIndex p = 0; p < rules.parties.size(); ++p) {
+    if (!rules.may_trade(p, nox)) continue;
+    if (d.core->ledger().holding(p, nox).free_qty >= 10 && seller == rules::kNone) seller = p;
+    else if (d.core->ledger().cash(p).free_fen > 100'000'000 && buyer == rules::kNone && p != seller) buyer = p;
+  }
+  ASSERT_NE(seller, rules::kNone);
+  ASSERT_NE(buyer, rules::kNone);
+  const Fen ref = *d.core->reference_fen(nox);
+  const Fen tick = rules.instruments[nox].tick_fen;
+  auto order = [&](PartyIndex p, Side side, Fen px, Qty qty, TimeInForce tif, const char* id) {
+    Command c{};
+    c.kind = CommandKind::new_order;
+    c.party = p;
+    c.instrument = nox;
+    c.side = side;
+    c.tif = tif;
+    c.price_fen = px;
+    c.qty = qty;
+    c.cl_ord_id = *ClOrdId::from(id);
+    EXPECT_EQ(d.core->submit(c), SubmitResult::ok);
+  };
+  order(seller, Side::sell, ref + tick, 2, TimeInForce::day, "S1");
+  order(seller, Side::sell, ref + 5 * tick, 1, TimeInForce::gtc, "S2");
+  order(buyer, Side::buy, ref + tick, 1, TimeInForce::day, "B1");
+  d.step();
+  EXPECT_EQ(d.core->resting_orders(), 2u);
+  clock.set(beijing(11, 30));
+  d.step();
+  EXPECT_EQ(d.core->state(nox), TradingState::midday_break);
+  clock.set(beijing(13, 0));
+  d.step();
+  EXPECT_EQ(d.core->state(nox), TradingState::open);
+  clock.set(beijing(15, 0));
+  d.step();
+  EXPECT_EQ(d.core->state(nox), TradingState::closed);
+  EXPECT_EQ(d.core->resting_orders(), 1u) << "the DAY order expired, the GTC one rests";
+  EXPECT_EQ(*d.core->reference_fen(nox), ref + tick) << "the closing price is the next reference";
+  bool expired = false;
+  for (const Event& e : d.events) expired |= e.kind == EventKind::order_expired && e.cl_ord_id.view() == "S1";
+  EXPECT_TRUE(expired);
+  EXPECT_TRUE(d.core->check().empty());
+  // Friday 15:00 -> Saturday and Sunday stay closed -> Monday 09:15 pre-open.
+  clock.set(beijing(16, 0, 20270319));
+  d.step();
+  clock.set(beijing(12, 0, 20270320));
+  d.step();
+  EXPECT_EQ(d.core->state(nox), TradingState::closed);
+  clock.set(beijing(9, 16, 20270322));
+  d.step();
+  EXPECT_EQ(d.core->state(nox), TradingState::pre_open);
+  // The same ClOrdID is usable again on a new day.
+  clock.set(beijing(9, 31, 20270322));
+  d.step();
+  order(buyer, Side::buy, ref, 1, TimeInForce::day, "B1");
+  d.step();
+  EXPECT_EQ(d.events.back().kind == EventKind::order_rejected, false);
+}
+
+TEST(CoreRules, ADifferentRulesFileIsRefusedUnlessAmended) {
+  TempDir dir;
+  ManualClock clock(beijing(10, 0));
+  { auto core = Core::open(core_options(dir.path(), &clock)); }
+  std::string text(rules::default_rules_text());
+  const auto at = text.find("buyer_fee_bps = 5");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 17, "buyer_fee_bps = 6");
+  auto o = core_options(dir.path(), &clock);
+  o.rules = rules::load_rules_text(text, "amended.toml");
+  o.rules_text = text;
+  try {
+    auto core = Core::open(o);
+    FAIL() << "a different rules file was accepted";
+  } catch (const CoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("rules"), std::string::npos) << e.what();
+  }
+  o.amend_rules = true;
+  auto core = Core::open(o);
+  bool amended = false;
+  core->ledger().read_journal(1, [&](ledger::Seq, ledger::TimestampNs, ledger::Bytes input) {
+    amended |= std::string_view(reinterpret_cast<const char*>(input.data()), input.size()).starts_with("haihe amend");
+  });
+  EXPECT_TRUE(amended);
+}
+
+TEST(CoreCommands, RejectionsArePreciseAndChangeNothing) {
+  TempDir dir;
+  ManualClock clock(beijing(10, 0));
+  Driver d(core_options(dir.path(), &clock));
+  d.step();
+  const auto& rules = d.core->rules();
+  const InstrumentIndex nox = rules.find_instrument("NOX.BJ.2027");
+  const PartyIndex regulator = [&] {
+    for (PartyIndex p = 0; p < rules.parties.size(); ++p) {
+      if (rules.parties[p].kind == rules::PartyKind::regulator) return p;
+    }
+    return rules::kNone;
+  }();
+  const auto head = d.core->ledger().head_hash();
+  Command c{};
+  c.kind = CommandKind::new_order;
+  c.party = regulator;
+  c.instrument = nox;
+  c.qty = 1;
+  c.price_fen = *d.core->reference_fen(nox);
+  c.cl_ord_id = *ClOrdId::from("R1");
+  d.core->submit(c);
+  c.party = 9999;
+  d.core->submit(c);  // nobody to tell: ignored
+  Command x{};
+  x.kind = CommandKind::cancel;
+  x.party = regulator;
+  x.orig_cl_ord_id = *ClOrdId::from("NOPE");
+  d.core->submit(x);
+  d.step();
+  ASSERT_GE(d.events.size(), 2u);
+  EXPECT_EQ(d.events[d.events.size() - 2].kind, EventKind::order_rejected);
+  EXPECT_EQ(d.events[d.events.size() - 2].reject_source, RejectSource::core);
+  EXPECT_EQ(d.events[d.events.size() - 2].reject_code, static_cast<std::uint8_t>(CoreReject::not_permitted));
+  EXPECT_EQ(d.events.back().kind, EventKind::cancel_rejected);
+  EXPECT_EQ(reject_text(d.events.back().reject_source, d.events.back().reject_code), "core: unknown_order");
+  // The batch is journaled (a new head) but no balance changed.
+  EXPECT_NE(d.core->ledger().head_hash(), head);
+  EXPECT_TRUE(d.core->check().empty());
+}
+
+}  // namespace
+}  // namespace haihe::exchange::test
