@@ -83,7 +83,8 @@ struct Driver {
 /// Random multi-party command streams over the default market.
 class Generator {
  public:
-  Generator(const rules::MarketRules& rules, std::uint64_t seed) : rules_(rules), rng_(seed) {
+  Generator(const rules::MarketRules& rules, std::uint64_t seed, std::string prefix = "")
+      : rules_(rules), rng_(seed), prefix_(std::move(prefix)) {
     for (PartyIndex p = 0; p < rules.parties.size(); ++p) {
       if (!rules.parties[p].may_trade.empty()) traders_.push_back(p);
     }
@@ -191,8 +192,8 @@ class Generator {
     return std::max(p, ins.tick_fen);
   }
   ClOrdId fresh(PartyIndex party, InstrumentIndex) {
-    std::string s("C");
-    s.append(std::to_string(counter_++));
+    std::string s(prefix_);
+    s.append("C").append(std::to_string(counter_++));
     used_.push_back({party, s});
     if (used_.size() > 16) used_.erase(used_.begin());
     return *ClOrdId::from(s);
@@ -203,6 +204,7 @@ class Generator {
   std::vector<PartyIndex> traders_;
   std::map<PartyIndex, std::vector<std::pair<InstrumentIndex, std::string>>> open_inst_;
   std::vector<std::pair<PartyIndex, std::string>> used_;
+  std::string prefix_;
   std::uint64_t counter_ = 1;
 };
 
