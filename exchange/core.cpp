@@ -510,10 +510,13 @@ class CoreImpl {
 
   /// Executes stamped commands as one ledger batch and publishes.
   ledger::CommitInfo run_live_batch(std::vector<Command>& cmds) {
+    const auto p0 = std::chrono::steady_clock::now();
     batch_.emplace(ledger_->begin());
     mode_ = Mode::live;
     try {
       run_batch(cmds);
+      const auto p1 = std::chrono::steady_clock::now();
+      stats_ns_[0].fetch_add((p1 - p0).count(), std::memory_order_relaxed);
       if (!fatal_.empty()) throw CoreError(fatal_);
       if (commands_since_snapshot_ >= std::max<std::uint64_t>(snapshot_min_, kSnapshotOrderFactor * orders_.size())) {
         const auto bytes = make_snapshot();
@@ -533,13 +536,18 @@ class CoreImpl {
         captured_party_ = party_events_;
         captured_digest_ = digest;
       }
+      const auto p2 = std::chrono::steady_clock::now();
       const auto info = batch_->commit(journal_, last_ts_);
       batch_.reset();
+      const auto p3 = std::chrono::steady_clock::now();
+      stats_ns_[1].fetch_add((p3 - p2).count(), std::memory_order_relaxed);
+      stats_journal_bytes_.fetch_add(info.journal_bytes, std::memory_order_relaxed);
       if (options_.check_every_batch) {
         const auto problems = check();
         if (!problems.empty()) throw CoreError("after batch " + std::to_string(info.seq) + ": " + problems.front());
       }
       publish();
+      stats_ns_[2].fetch_add((std::chrono::steady_clock::now() - p3).count(), std::memory_order_relaxed);
       stats_commands_.fetch_add(cmds.size(), std::memory_order_relaxed);
       stats_batches_.fetch_add(1, std::memory_order_relaxed);
       return info;
@@ -1557,7 +1565,8 @@ class CoreImpl {
 
   // Stats.
   std::atomic<std::uint64_t> stats_commands_{0}, stats_batches_{0}, stats_events_{0}, stats_trades_{0},
-      stats_snapshots_{0}, stats_busy_{0};
+      stats_snapshots_{0}, stats_busy_{0}, stats_journal_bytes_{0};
+  std::atomic<std::int64_t> stats_ns_[3] = {0, 0, 0};  // execute, commit, publish
 
   friend class Core;
   friend ReplayReport replay(const std::filesystem::path&, const std::filesystem::path&);
@@ -1601,6 +1610,10 @@ CoreStats Core::stats() const {
   s.trades = impl_->stats_trades_.load(std::memory_order_relaxed);
   s.snapshots = impl_->stats_snapshots_.load(std::memory_order_relaxed);
   s.busy = impl_->stats_busy_.load(std::memory_order_relaxed);
+  s.journal_bytes = impl_->stats_journal_bytes_.load(std::memory_order_relaxed);
+  s.execute_ns = impl_->stats_ns_[0].load(std::memory_order_relaxed);
+  s.commit_ns = impl_->stats_ns_[1].load(std::memory_order_relaxed);
+  s.publish_ns = impl_->stats_ns_[2].load(std::memory_order_relaxed);
   return s;
 }
 std::string Core::failure() const { return impl_->failure(); }

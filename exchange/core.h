@@ -183,9 +183,12 @@ enum class EventKind : std::uint8_t {
   order_status = 7,      // answer to order_status (one per order; reject when unknown)
   cancel_rejected = 8,   // cancel or replace refused (reject_source/reject_code)
   mass_cancel_done = 9,  // answer to mass_cancel: qty = number of orders cancelled
-  position = 10,         // answer to position_request: one per instrument held, then
-  cash = 11,             //   one cash event (is_last = 1)
-  book_level = 12,       // answer to book_request: one per level, then is_last
+  position = 10,         // answer to position_request: one per instrument held (cum_qty =
+                         //   free, aux_fen = reserved qty, delivered_qty = incoming), then
+  cash = 11,             //   one cash event (cum_value_fen = free fen, aux_fen = reserved fen, is_last)
+  book_level = 12,       // answer to book_request: one per level (side, price_fen, order_qty =
+                         //   level qty; state; aux_fen = reference), bids best first then
+                         //   asks; is_last on the last (an empty book: one with qty 0)
   admin_done = 13,       // an admin command applied (to the party that asked)
   admin_rejected = 14,   // an admin command refused
   // audience market
@@ -378,6 +381,11 @@ struct CoreStats {
   std::uint64_t trades = 0;
   std::uint64_t snapshots = 0;
   std::uint64_t busy = 0;  // submits answered busy
+  std::uint64_t journal_bytes = 0;  // ledger journal records written (live batches)
+  // Wall time the core spent (live batches): executing commands (checks,
+  // reservations, matching, settlement), committing the ledger transaction
+  // (the fsync included) and publishing to subscribers.
+  std::int64_t execute_ns = 0, commit_ns = 0, publish_ns = 0;
 };
 
 class CoreImpl;

@@ -28,26 +28,30 @@ void put(std::vector<std::byte>& out, T v) {
   std::memcpy(out.data() + n, &v, sizeof(T));
 }
 
+/// The words of `s` that differ from `prev` (zero for the first record):
+/// u32 mask, then those words. Consecutive events of one command share most
+/// words (seq, time, instrument, price, ...), so this halves the journal.
 template <class S>
-void encode_words(const S& s, std::vector<std::byte>& out) {
+void encode_words(const S& s, const S* prev, std::vector<std::byte>& out) {
   constexpr std::size_t kWords = sizeof(S) / 8;
-  std::uint64_t words[kWords];
+  std::uint64_t words[kWords], base[kWords] = {};
   std::memcpy(words, &s, sizeof(S));
+  if (prev != nullptr) std::memcpy(base, prev, sizeof(S));
   std::uint32_t mask = 0;
-  std::size_t nonzero = 0;
+  std::size_t changed = 0;
   for (std::size_t i = 0; i < kWords; ++i) {
-    if (words[i] != 0) {
+    if (words[i] != base[i]) {
       mask |= std::uint32_t{1} << i;
-      ++nonzero;
+      ++changed;
     }
   }
   const auto n = out.size();
-  out.resize(n + 4 + nonzero * 8);
+  out.resize(n + 4 + changed * 8);
   std::byte* p = out.data() + n;
   std::memcpy(p, &mask, 4);
   p += 4;
   for (std::size_t i = 0; i < kWords; ++i) {
-    if (words[i] != 0) {
+    if (mask & (std::uint32_t{1} << i)) {
       std::memcpy(p, &words[i], 8);
       p += 8;
     }
@@ -55,7 +59,7 @@ void encode_words(const S& s, std::vector<std::byte>& out) {
 }
 
 template <class S>
-bool decode_words(std::span<const std::byte>& in, S& s) {
+bool decode_words(std::span<const std::byte>& in, const S* prev, S& s) {
   constexpr std::size_t kWords = sizeof(S) / 8;
   if (in.size() < 4) return false;
   std::uint32_t mask;
@@ -64,6 +68,7 @@ bool decode_words(std::span<const std::byte>& in, S& s) {
   const auto count = static_cast<std::size_t>(std::popcount(mask));
   if (in.size() < 4 + count * 8) return false;
   std::uint64_t words[kWords] = {};
+  if (prev != nullptr) std::memcpy(words, prev, sizeof(S));
   const std::byte* p = in.data() + 4;
   for (std::size_t i = 0; i < kWords; ++i) {
     if (mask & (std::uint32_t{1} << i)) {
@@ -78,8 +83,8 @@ bool decode_words(std::span<const std::byte>& in, S& s) {
 
 }  // namespace
 
-void encode_command(const Command& c, std::vector<std::byte>& out) { encode_words(c, out); }
-void encode_event(const Event& e, std::vector<std::byte>& out) { encode_words(e, out); }
+void encode_command(const Command& c, std::vector<std::byte>& out) { encode_words<Command>(c, nullptr, out); }
+void encode_event(const Event& e, std::vector<std::byte>& out) { encode_words<Event>(e, nullptr, out); }
 
 void encode_batch(std::uint64_t snapshot_min_commands, std::span<const Command> commands,
                   std::span<const Event> party_events,
@@ -93,8 +98,10 @@ void encode_batch(std::uint64_t snapshot_min_commands, std::span<const Command> 
   const auto n = out.size();
   out.resize(n + 32);
   std::memcpy(out.data() + n, public_digest.data(), 32);
-  for (const Command& c : commands) encode_words(c, out);
-  for (const Event& e : party_events) encode_words(e, out);
+  for (std::size_t k = 0; k < commands.size(); ++k) encode_words(commands[k], k ? &commands[k - 1] : nullptr, out);
+  for (std::size_t k = 0; k < party_events.size(); ++k) {
+    encode_words(party_events[k], k ? &party_events[k - 1] : nullptr, out);
+  }
 }
 
 bool decode_batch(std::span<const std::byte> input, BatchRecord& out) {
@@ -119,11 +126,15 @@ bool decode_batch(std::span<const std::byte> input, BatchRecord& out) {
   }
   out.commands.resize(n_commands);
   out.party_events.resize(n_events);
-  for (auto& c : out.commands) {
-    if (!decode_words(rest, c)) throw CoreError("damaged core journal record (command): run haihe audit verify");
+  for (std::size_t k = 0; k < n_commands; ++k) {
+    if (!decode_words(rest, k ? &out.commands[k - 1] : nullptr, out.commands[k])) {
+      throw CoreError("damaged core journal record (command): run haihe audit verify");
+    }
   }
-  for (auto& e : out.party_events) {
-    if (!decode_words(rest, e)) throw CoreError("damaged core journal record (event): run haihe audit verify");
+  for (std::size_t k = 0; k < n_events; ++k) {
+    if (!decode_words(rest, k ? &out.party_events[k - 1] : nullptr, out.party_events[k])) {
+      throw CoreError("damaged core journal record (event): run haihe audit verify");
+    }
   }
   if (!rest.empty()) throw CoreError("damaged core journal record (trailing bytes): run haihe audit verify");
   return true;
@@ -139,7 +150,7 @@ EventDigest::~EventDigest() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 
 void EventDigest::add(const Event& e) {
   scratch_.clear();
-  encode_words(e, scratch_);
+  encode_words<Event>(e, nullptr, scratch_);
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), scratch_.data(), scratch_.size());
 }
 

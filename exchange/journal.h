@@ -9,8 +9,9 @@
 //   command_count encoded Commands, then party_event_count encoded Events
 //   (the events of Audience::party, in publication order).
 // A Command or Event is encoded as its 8-byte words (the structs are
-// fixed-layout, with no padding bytes): u32 mask of the non-zero words,
-// then those words in order. Same struct, same bytes.
+// fixed-layout, with no padding bytes) against the previous one of the same
+// list (all zero for the first): u32 mask of the words that differ, then
+// those words in order. Same structs, same bytes.
 //
 // Journal inputs that do not start with the magic are the ledger's own
 // (genesis, rules amendments) and carry no commands.
@@ -48,7 +49,7 @@ void encode_batch(std::uint64_t snapshot_min_commands, std::span<const Command> 
 /// (a ledger record); throws CoreError if it claims to be one and is damaged.
 bool decode_batch(std::span<const std::byte> input, BatchRecord& out);
 
-/// Appends the word encoding of a Command / Event.
+/// Appends the word encoding of one Command / Event (against all zero).
 void encode_command(const Command& c, std::vector<std::byte>& out);
 void encode_event(const Event& e, std::vector<std::byte>& out);
 
