@@ -12,6 +12,7 @@ using haihe::app::Subcommand;
 constexpr std::array kSubcommands = {
     Subcommand{"rules", "validate a market-rules file: haihe rules check FILE", haihe::app::cmd_rules},
     Subcommand{"audit", "the regulator's tools: haihe audit verify|report --data DIR", haihe::app::cmd_audit},
+    Subcommand{"replay", "re-execute a data directory's journal and compare: haihe replay --data DIR", haihe::app::cmd_replay},
 };
 
 void print_help(std::FILE* out) {
