@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_market.h"
 #include "exchange/core.h"
 #include "rules/rules.h"
 
@@ -44,35 +45,8 @@ using Steady = std::chrono::steady_clock;
 
 constexpr int kParties = 32;
 constexpr int kInstruments = 4;
+std::string bench_rules_text() { return haihe::bench::market_text(kParties, kInstruments); }
 constexpr int kProducers = 2;
-
-std::string bench_rules_text() {
-  std::string t =
-      "[market]\nname = \"core bench market\"\nschema_version = 1\nutc_offset_min = 480\n"
-      "pre_open = \"00:00\"\nsessions = [\"00:01-23:59\"]\nbuyer_fee_bps = 5\nseller_fee_bps = 5\n\n"
-      "[[regions]]\nid = \"BJ\"\nname = \"Beijing\"\nprovince = \"Beijing\"\nlevel = \"municipality\"\n\n"
-      "[[parties]]\nid = \"EXCHANGE\"\nkind = \"exchange\"\nregion = \"BJ\"\n\n";
-  for (int p = 0; p < kParties; ++p) {
-    t += "[[parties]]\nid = \"E" + std::to_string(p) + "\"\nkind = \"enterprise\"\nregion = \"BJ\"\n"
-         "may_trade = [\"emission\"]\n\n";
-  }
-  for (int i = 0; i < kInstruments; ++i) {
-    t += "[[instruments]]\nsymbol = \"NOX" + std::to_string(i) + ".BJ.2027\"\nkind = \"emission\"\n"
-         "pollutant = \"NOx\"\nregion = \"BJ\"\nvintage = 2027\nunit = \"t\"\nlot_qty = 1\ntick_fen = 1\n"
-         "floor_fen = 1\nceiling_fen = 200000\nreference_fen = 10000\nband_bps = 2000\n\n";
-  }
-  t += "[genesis]\nholdings = [\n";
-  for (int p = 0; p < kParties; ++p) {
-    for (int i = 0; i < kInstruments; ++i) {
-      t += "  { party = \"E" + std::to_string(p) + "\", instrument = \"NOX" + std::to_string(i) +
-           ".BJ.2027\", qty = 1000000000 },\n";
-    }
-  }
-  t += "]\ncash = [\n";
-  for (int p = 0; p < kParties; ++p) t += "  { party = \"E" + std::to_string(p) + "\", fen = 10000000000000 },\n";
-  t += "]\n";
-  return t;
-}
 
 /// Real time, moved to a Monday morning so the bench market is open.
 class BenchClock final : public exchange::Clock {

@@ -43,8 +43,9 @@
 // reproduce the stored events exactly; then the rebuilt books are checked
 // against the ledger's open reservations. Any mismatch throws CoreError.
 // Snapshots are taken deterministically, when the commands since the last one
-// reach max(Options::snapshot_min_commands, 4 x open orders), so recovery
-// re-runs a bounded journal.
+// reach max(Options::snapshot_min_commands, open orders + today's ClOrdIDs / 2),
+// so recovery re-runs a bounded journal (measured: 100,000 resting orders
+// reopen in about a second, tests/exchange/test_recovery_time.cpp).
 //
 // Units as everywhere: fen (int64) for money, the instrument's base unit for
 // quantities, int64 nanoseconds since the Unix epoch (UTC) for time. Local
