@@ -8,7 +8,9 @@
 // - level qty == sum of leaves of the orders linked in it, every leaves > 0;
 // - best_[buy] is the highest non-empty bid level (-1 if none), best_[sell]
 //   the lowest non-empty ask level (levels_count_ if none);
-// - the book is never crossed: best_[buy] < best_[sell];
+// - in state open the book is never crossed: best_[buy] < best_[sell]; in
+//   any state no buy crosses a sell of the same account;
+// - indicative_ == compute_indicative() between commands;
 // - resting_ == number of slots in use == index_.size() (a replaced order
 //   being re-matched keeps its slot and its index entry).
 #pragma once
@@ -43,6 +45,7 @@ Book<L>::Book(const InstrumentParams& params, L& listener)
   best_[0] = -1;
   best_[1] = levels_count_;
   reference_fen_ = params.reference_fen;
+  indicative_ = Indicative{params.id, 0, 0, 0};
   update_band();
 }
 
@@ -284,6 +287,9 @@ RejectReason Book<L>::check_new_slow(const NewOrder& o, std::int32_t& level) con
     case TradingState::pre_open:
       if (immediate) return RejectReason::not_allowed_in_pre_open;
       break;
+    case TradingState::call:
+      if (immediate) return RejectReason::not_allowed_in_call;
+      break;
     case TradingState::open: break;
   }
   if (market && !(o.tif == TimeInForce::ioc || o.tif == TimeInForce::fok)) {
@@ -382,7 +388,7 @@ RejectReason Book<L>::new_marketable(const NewOrder& o, std::int32_t level, bool
   const bool crossing = crosses(o.side, level);
   if (crossing) {
     if (o.post_only) return reject(o, RejectReason::post_only_would_cross);
-    if (state_ == TradingState::pre_open) return reject(o, RejectReason::crosses_in_pre_open);
+    if (call_phase_) return new_in_call(o, level);  // immediate orders were rejected
   }
   Aggressor a{o.id, o.account, o.stp, false, o.qty, 0};
   if (o.tif == TimeInForce::fok && !fok_fillable(o.side, a, level)) {
@@ -420,11 +426,19 @@ RejectReason Book<L>::cancel(const CancelOrder& c) {
                                     o.leaves_qty, o.filled_qty, CancelCause::requested});
   emit_level(o.side, o.level);
   free_slot(s);
+  if (call_phase_) [[unlikely]] refresh_indicative();
   return RejectReason::none;
 }
 
 template <class L>
 RejectReason Book<L>::replace(const ReplaceOrder& rp) {
+  const RejectReason r = replace_body(rp);
+  if (call_phase_ && r == RejectReason::none) [[unlikely]] refresh_indicative();
+  return r;
+}
+
+template <class L>
+RejectReason Book<L>::replace_body(const ReplaceOrder& rp) {
   const std::uint32_t s = index_.find(rp.id);
   RejectReason r = RejectReason::none;
   std::int32_t level = 0;
@@ -440,6 +454,7 @@ RejectReason Book<L>::replace(const ReplaceOrder& rp) {
       case TradingState::halted: r = RejectReason::instrument_halted; break;
       case TradingState::midday_break: r = RejectReason::trading_break; break;
       case TradingState::pre_open:
+      case TradingState::call:
       case TradingState::open: break;
     }
     if (r == RejectReason::none) r = check_qty(rp.qty);
@@ -451,7 +466,6 @@ RejectReason Book<L>::replace(const ReplaceOrder& rp) {
       } else {
         crossing = crosses(slots_[s].side, level);
         if (crossing && slots_[s].post_only) r = RejectReason::post_only_would_cross;
-        else if (crossing && state_ == TradingState::pre_open) r = RejectReason::crosses_in_pre_open;
       }
     }
   }
@@ -496,7 +510,15 @@ RejectReason Book<L>::replace(const ReplaceOrder& rp) {
   emit_level(side, old_level);
   o.leaves_qty = leaves;
   o.level = level;
-  if (crossing) {
+  if (crossing && call_phase_) {
+    // No matching in a call phase; self-trade prevention at entry.
+    if (stp_in_call(side, o.account, o.stp, level)) {
+      listener_->on_cancelled(Cancelled{params_.id, o.id, o.account, side, rp.price_fen, leaves,
+                                        o.filled_qty, CancelCause::self_trade});
+      free_slot(s);
+      return RejectReason::none;
+    }
+  } else if (crossing) {
     Aggressor a{o.id, o.account, o.stp, false, leaves, o.filled_qty};
     if (side == Side::buy) match<Side::buy>(a, level); else match<Side::sell>(a, level);
     o.leaves_qty = a.leaves;
@@ -544,18 +566,21 @@ std::uint32_t Book<L>::sweep(Visit&& visit) {
 
 template <class L>
 std::uint32_t Book<L>::mass_cancel(AccountId account) {
-  return sweep([&](const Slot& o, PriceFen price) {
+  const std::uint32_t n = sweep([&](const Slot& o, PriceFen price) {
     if (o.account != account) return false;
     listener_->on_cancelled(Cancelled{params_.id, o.id, o.account, o.side, price, o.leaves_qty,
                                       o.filled_qty, CancelCause::mass_cancel});
     return true;
   });
+  refresh_indicative();
+  return n;
 }
 
 template <class L>
 RejectReason Book<L>::set_state(TradingState state, bool cancel_resting) {
-  if (static_cast<std::uint8_t>(state) > 4) return RejectReason::invalid_state;
+  if (static_cast<std::uint8_t>(state) >= kTradingStateCount) return RejectReason::invalid_state;
   if (cancel_resting && state != TradingState::halted) return RejectReason::invalid_state;
+  if (state == TradingState::open && best_[0] >= best_[1]) return RejectReason::book_crossed;
   if (state != state_) {
     const TradingState previous = state_;
     state_ = state;
@@ -569,6 +594,7 @@ RejectReason Book<L>::set_state(TradingState state, bool cancel_resting) {
       return true;
     });
   }
+  refresh_indicative();
   return RejectReason::none;
 }
 
@@ -586,18 +612,21 @@ std::uint32_t Book<L>::end_of_day() {
     update_fast();
     listener_->on_state(StateChanged{params_.id, previous, state_});
   }
+  refresh_indicative();
   return n;
 }
 
 template <class L>
 std::uint32_t Book<L>::expire_gtd(Date date) {
   if (date > gtd_expired_through_) gtd_expired_through_ = date;
-  return sweep([&](const Slot& o, PriceFen price) {
+  const std::uint32_t n = sweep([&](const Slot& o, PriceFen price) {
     if (o.tif != TimeInForce::gtd || o.expire_date > date) return false;
     listener_->on_expired(Expired{params_.id, o.id, o.account, o.side, price, o.leaves_qty,
                                   o.filled_qty, TimeInForce::gtd});
     return true;
   });
+  refresh_indicative();
+  return n;
 }
 
 template <class L>
@@ -608,7 +637,219 @@ RejectReason Book<L>::set_reference(PriceFen reference_fen) {
   update_band();
   listener_->on_reference(
       ReferenceChanged{params_.id, reference_fen_, band_low_fen_, band_high_fen_});
+  refresh_indicative();  // the reference breaks ties of the auction price
   return RejectReason::none;
+}
+
+
+// --------------------------------------------------------- call auction
+
+template <class L>
+typename Book<L>::Clearing Book<L>::clearing() const noexcept {
+  const std::int32_t hi = best_[0];  // best bid
+  const std::int32_t lo = best_[1];  // best ask
+  if (hi < lo) return Clearing{-1, 0, 0};
+  // Every candidate outside [lo, hi] has volume 0 < the volume at lo, so
+  // only the non-empty levels of either side in [lo, hi] are evaluated.
+  // D(lo) = every bid in [lo, hi]; walking up, S gains the asks at a level
+  // and D loses the bids below it.
+  const Level* const bids = levels_[0].data();
+  const Level* const asks = levels_[1].data();
+  Qty demand = 0;
+  for (std::int32_t l = hi; l >= lo; l = bitmap_[0].find_prev(l - 1)) {
+    demand += bids[static_cast<std::size_t>(l)].qty;
+  }
+  Qty supply = 0;
+  Clearing best{-1, 0, 0};
+  Qty best_abs = 0;
+  PriceFen best_dist = 0;
+  std::int32_t l = lo;
+  while (l <= hi) {
+    const auto i = static_cast<std::size_t>(l);
+    supply += asks[i].qty;
+    const Qty volume = demand < supply ? demand : supply;
+    const Qty imbalance = demand - supply;
+    const Qty abs = imbalance < 0 ? -imbalance : imbalance;
+    const PriceFen d = price_of(l) - reference_fen_;
+    const PriceFen dist = d < 0 ? -d : d;
+    // Ascending prices: on a full tie the lower price, met first, stays.
+    if (best.level < 0 || volume > best.volume ||
+        (volume == best.volume && (abs < best_abs || (abs == best_abs && dist < best_dist)))) {
+      best = Clearing{l, volume, imbalance};
+      best_abs = abs;
+      best_dist = dist;
+    }
+    demand -= bids[i].qty;
+    const std::int32_t nb = bitmap_[0].find_next(l + 1);
+    const std::int32_t na = bitmap_[1].find_next(l + 1);
+    l = nb < na ? nb : na;
+  }
+  assert(best.level >= lo && best.volume > 0);
+  return best;
+}
+
+template <class L>
+Indicative Book<L>::compute_indicative() const noexcept {
+  if (!call_phase_) return Indicative{params_.id, 0, 0, 0};
+  const Clearing c = clearing();
+  if (c.level < 0) return Indicative{params_.id, 0, 0, 0};
+  return Indicative{params_.id, price_of(c.level), c.volume, c.imbalance};
+}
+
+template <class L>
+void Book<L>::refresh_indicative() noexcept {
+  const Indicative now = compute_indicative();
+  if (now != indicative_) {
+    indicative_ = now;
+    listener_->on_indicative(now);
+  }
+}
+
+template <class L>
+bool Book<L>::crosses_own(Side side, AccountId account, std::int32_t limit) const noexcept {
+  const int o = 1 - static_cast<int>(side);
+  std::int32_t lvl = best_[o];
+  while (side == Side::buy ? lvl <= limit : lvl >= limit) {
+    for (std::uint32_t s = levels_[o][static_cast<std::size_t>(lvl)].head; s != 0; s = slots_[s].next) {
+      if (slots_[s].account == account) return true;
+    }
+    lvl = side == Side::buy ? bitmap_[o].find_next(lvl + 1) : bitmap_[o].find_prev(lvl - 1);
+  }
+  return false;
+}
+
+template <class L>
+bool Book<L>::stp_in_call(Side side, AccountId account, StpMode stp, std::int32_t limit) noexcept {
+  const Side opp = opposite(side);
+  const int o = static_cast<int>(opp);
+  std::int32_t lvl = best_[o];
+  while (side == Side::buy ? lvl <= limit : lvl >= limit) {
+    Level& lv = levels_[o][static_cast<std::size_t>(lvl)];
+    const Qty before = lv.qty;
+    const PriceFen price = price_of(lvl);
+    bool stop = false;
+    for (std::uint32_t s = lv.head; s != 0;) {
+      const Slot& r = slots_[s];
+      const std::uint32_t next = r.next;
+      if (r.account == account) {
+        if (stp == StpMode::cancel_newest) return true;  // nothing touched yet
+        listener_->on_cancelled(Cancelled{params_.id, r.id, r.account, opp, price, r.leaves_qty,
+                                          r.filled_qty, CancelCause::self_trade});
+        unlink(s);
+        free_slot(s);
+        if (stp == StpMode::cancel_both) {
+          stop = true;
+          break;
+        }
+      }
+      s = next;
+    }
+    if (lv.qty != before) emit_level(opp, lvl);
+    if (stop) return true;
+    lvl = side == Side::buy ? bitmap_[o].find_next(lvl + 1) : bitmap_[o].find_prev(lvl - 1);
+  }
+  return false;
+}
+
+template <class L>
+RejectReason Book<L>::new_in_call(const NewOrder& o, std::int32_t level) {
+  listener_->on_accepted(Accepted{params_.id, o.id, o.account, o.side, o.type, o.tif, o.stp,
+                                  o.post_only, o.price_fen, o.qty, o.expire_date});
+  if (stp_in_call(o.side, o.account, o.stp, level)) {
+    listener_->on_cancelled(Cancelled{params_.id, o.id, o.account, o.side, o.price_fen, o.qty, 0,
+                                      CancelCause::self_trade});
+  } else {
+    rest_new<false>(o, level, o.qty, 0, 0);  // cancellations may have moved index cells
+  }
+  refresh_indicative();
+  return RejectReason::none;
+}
+
+template <class L>
+void Book<L>::fill_side(Side side, Qty volume) noexcept {
+  const int si = static_cast<int>(side);
+  std::int32_t lvl = best_[si];
+  Qty left = volume;
+  while (left > 0) {
+    assert(side == Side::buy ? lvl >= 0 : lvl < levels_count_);
+    Level& lv = levels_[si][static_cast<std::size_t>(lvl)];
+    std::uint32_t s = lv.head;
+    while (s != 0 && left > 0) {
+      Slot& r = slots_[s];
+      const std::uint32_t next = r.next;
+      if (r.leaves_qty <= left) {
+        left -= r.leaves_qty;
+        unlink(s);
+        free_slot(s);
+      } else {
+        r.leaves_qty -= left;
+        r.filled_qty += left;
+        lv.qty -= left;
+        left = 0;
+      }
+      s = next;
+    }
+    emit_level(side, lvl);
+    lvl = side == Side::buy ? bitmap_[0].find_prev(lvl - 1) : bitmap_[1].find_next(lvl + 1);
+  }
+}
+
+template <class L>
+UncrossResult Book<L>::uncross() {
+  if (!call_phase_) return UncrossResult{RejectReason::invalid_state, 0, 0, 0, 0};
+  const Clearing c = clearing();
+  if (c.level < 0) return UncrossResult{RejectReason::none, 0, 0, 0, 0};
+  const PriceFen px = price_of(c.level);
+  // Pass 1 (reads only): the trades, walking the eligible buys (best bid
+  // down) and sells (best ask up) together.
+  std::uint32_t trades = 0;
+  {
+    std::int32_t bl = best_[0];
+    std::int32_t al = best_[1];
+    std::uint32_t b = levels_[0][static_cast<std::size_t>(bl)].head;
+    std::uint32_t a = levels_[1][static_cast<std::size_t>(al)].head;
+    Qty b_left = slots_[b].leaves_qty;
+    Qty a_left = slots_[a].leaves_qty;
+    Qty left = c.volume;
+    for (;;) {
+      const Slot& bo = slots_[b];
+      const Slot& ao = slots_[a];
+      assert(bl >= c.level && al <= c.level);
+      assert(bo.account != ao.account);  // no self-crossing pairs in a call book
+      const Qty q = b_left < a_left ? b_left : a_left;
+      assert(q > 0 && q <= left);
+      b_left -= q;
+      a_left -= q;
+      left -= q;
+      listener_->on_trade(Trade{params_.id, next_trade_id_++, px, q, Side::buy, bo.id, bo.account,
+                                b_left, ao.id, ao.account, a_left});
+      ++trades;
+      if (left == 0) break;
+      if (b_left == 0) {
+        b = bo.next;
+        if (b == 0) {
+          bl = bitmap_[0].find_prev(bl - 1);
+          b = levels_[0][static_cast<std::size_t>(bl)].head;
+        }
+        b_left = slots_[b].leaves_qty;
+      }
+      if (a_left == 0) {
+        a = ao.next;
+        if (a == 0) {
+          al = bitmap_[1].find_next(al + 1);
+          a = levels_[1][static_cast<std::size_t>(al)].head;
+        }
+        a_left = slots_[a].leaves_qty;
+      }
+    }
+  }
+  // Pass 2: apply the same fills side by side (each side fills in priority
+  // order up to the volume), LevelChanged per level in canonical order.
+  fill_side(Side::buy, c.volume);
+  fill_side(Side::sell, c.volume);
+  assert(best_[0] < best_[1]);
+  refresh_indicative();
+  return UncrossResult{RejectReason::none, px, c.volume, c.imbalance, trades};
 }
 
 // ------------------------------------------------------------- queries
@@ -680,7 +921,15 @@ const char* Book<L>::audit() const noexcept {
   }
   if (best[0] != best_[0]) return "best bid is stale";
   if (best[1] != best_[1]) return "best ask is stale";
-  if (best_[0] >= best_[1]) return "book is crossed";
+  if (state_ == TradingState::open && best_[0] >= best_[1]) return "book is crossed in open";
+  if (call_phase_ != is_call_phase(state_)) return "call phase flag is stale";
+  // No buy crosses a sell of its own account (O(crossing orders ^ 2)).
+  for (std::int32_t b = best_[0]; b >= 0 && b >= best_[1]; b = bitmap_[0].find_prev(b - 1)) {
+    for (std::uint32_t s = levels_[0][static_cast<std::size_t>(b)].head; s != 0; s = slots_[s].next) {
+      if (crosses_own(Side::buy, slots_[s].account, b)) return "an order crosses its own account";
+    }
+  }
+  if (compute_indicative() != indicative_) return "indicative is stale";
   if (count != resting_) return "resting count is wrong";
   if (count != index_.size()) return "index size differs from the resting count";
   return nullptr;
@@ -703,7 +952,7 @@ void Book<L>::for_each_resting(F&& f) const {
 
 template <class L>
 RejectReason Book<L>::restore_meta(const BookMeta& m) {
-  if (static_cast<std::uint8_t>(m.state) > 4) return RejectReason::invalid_state;
+  if (static_cast<std::uint8_t>(m.state) >= kTradingStateCount) return RejectReason::invalid_state;
   if (m.next_trade_id == 0) return RejectReason::restore_invalid;
   if (m.reference_fen != 0 || params_.band_bps != 0) {
     if (m.reference_fen < params_.floor_fen) return RejectReason::price_below_floor;
@@ -714,6 +963,7 @@ RejectReason Book<L>::restore_meta(const BookMeta& m) {
   next_trade_id_ = m.next_trade_id;
   gtd_expired_through_ = m.gtd_expired_through;
   update_band();
+  indicative_ = compute_indicative();
   return RejectReason::none;
 }
 
@@ -731,7 +981,13 @@ RejectReason Book<L>::restore(const RestingOrder& ro) {
   if (bad) return RejectReason::restore_invalid;
   if (index_.find(ro.id) != 0) return RejectReason::duplicate_order_id;
   if (resting_ >= params_.max_orders) return RejectReason::book_full;
-  if (crosses(ro.side, level)) return RejectReason::restore_crosses;
+  if (crosses(ro.side, level)) {
+    // Only after a call phase may the book be crossed, and never by two
+    // orders of one account.
+    if (state_ == TradingState::open || crosses_own(ro.side, ro.account, level)) {
+      return RejectReason::restore_crosses;
+    }
+  }
   const std::uint32_t s = alloc_slot();
   Slot& n = slots_[s];
   n.id = ro.id;
@@ -746,6 +1002,7 @@ RejectReason Book<L>::restore(const RestingOrder& ro) {
   n.post_only = ro.post_only;
   link_back(s);
   n.cell = index_.insert(ro.id, s);
+  if (call_phase_) indicative_ = compute_indicative();
   return RejectReason::none;
 }
 
@@ -824,6 +1081,12 @@ template <class L>
 RejectReason Engine<L>::set_reference(InstrumentId id, PriceFen reference_fen) {
   if (id >= books_.size()) return RejectReason::unknown_instrument;
   return books_[id]->set_reference(reference_fen);
+}
+
+template <class L>
+UncrossResult Engine<L>::uncross(InstrumentId id) {
+  if (id >= books_.size()) return UncrossResult{RejectReason::unknown_instrument, 0, 0, 0, 0};
+  return books_[id]->uncross();
 }
 
 }  // namespace haihe::engine

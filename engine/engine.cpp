@@ -120,6 +120,7 @@ std::string_view to_string(TradingState v) noexcept {
     case TradingState::open: return "open";
     case TradingState::midday_break: return "midday_break";
     case TradingState::halted: return "halted";
+    case TradingState::call: return "call";
   }
   return "?";
 }
@@ -163,6 +164,8 @@ std::string_view to_string(RejectReason v) noexcept {
     case RejectReason::invalid_state: return "invalid_state";
     case RejectReason::restore_invalid: return "restore_invalid";
     case RejectReason::restore_crosses: return "restore_crosses";
+    case RejectReason::not_allowed_in_call: return "not_allowed_in_call";
+    case RejectReason::book_crossed: return "book_crossed";
   }
   return "?";
 }

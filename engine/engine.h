@@ -1,4 +1,5 @@
-// haihe::engine — order books and continuous price-time matching.
+// haihe::engine — order books: continuous price-time matching and
+// uniform-price call auctions.
 //
 // A pure component: commands in, events out. No I/O, no clock, no random
 // numbers, no floating point, and no allocation after start-up (every pool is
@@ -33,6 +34,58 @@
 // a pool of order slots and an id -> slot open-addressing table, all sized
 // from InstrumentParams at construction. See bench/lob_w1.cpp for figures.
 //
+// Trading states and call phases
+// ------------------------------
+// open is continuous trading. pre_open (the opening call) and call (any
+// other call auction: intraday, closing, periodic batch) are the two CALL
+// PHASES: they behave identically. In a call phase limit DAY/GTC/GTD orders
+// are collected without matching, and the book MAY BE CROSSED (a bid at or
+// above an ask); the caller runs the auction with uncross() and then sets
+// the next state. The book can be crossed only after a call phase, and in
+// the states entered from one without an uncross (midday_break, halted,
+// closed); set_state(open) refuses a crossed book (book_crossed): uncross
+// first. In open the book is never crossed.
+//
+// Call auction (uncross)
+// ----------------------
+// Candidate prices are the distinct limit prices resting in the book. At a
+// price p, demand D(p) = total leaves of buys with limit >= p, supply S(p) =
+// total leaves of sells with limit <= p, executable volume min(D, S),
+// imbalance D - S (buy surplus > 0). The clearing price is the candidate
+// that
+//   1. maximises the volume, then
+//   2. minimises |imbalance|, then
+//   3. minimises |p - reference_fen()| (the book's reference price), then
+//   4. is the LOWER price (final tie-break).
+// When the volume is 0 at every candidate (the book is not crossed) there is
+// no clearing price: price 0, volume 0, imbalance 0. (The maximum is always
+// reached inside [best ask, best bid], so only those levels are evaluated.)
+// Allocation: every buy with limit >= p and every sell with limit <= p is
+// eligible; each side fills in priority order (better price first, then
+// time priority within a price) until the volume is reached, so the short
+// side fills completely and on the long side the last order reached may
+// fill partially. Every fill is at the clearing price. Pairs are formed by
+// walking the eligible buys and the eligible sells in that order together
+// (the current buy trades with the current sell for the smaller of their
+// leaves; whichever is exhausted is replaced by the next of its side).
+// After an uncross the book is not crossed.
+//
+// Self-trades in call phases: the book never holds a buy and a sell of the
+// same account that cross each other. When an order entering a call phase
+// (new order, or replace to a new price) would cross resting orders of its
+// own account on the other side, its StpMode is applied to them at entry,
+// as if it had met them in continuous matching (see new_order below). So
+// every eligible pair in an uncross is of two different accounts, and an
+// uncross never self-trades.
+//
+// Indicative: in a call phase, indicative() is what uncross() would do now
+// (clearing price, volume, imbalance); outside call phases, and when
+// nothing crosses, it is all zeros. Every command after which indicative()
+// differs from before emits an Indicative event as its LAST event. Cost:
+// O(1) when the book is not crossed, else O(non-empty price levels in
+// [best ask, best bid]) per command that changes the book in a call phase;
+// a passive order that does not cross (in any state) costs nothing extra.
+//
 // Commands and their checks (first failing check wins, in this order)
 // ------------------------------------------------------------------
 // new_order(NewOrder):
@@ -40,7 +93,8 @@
 //   invalid_time_in_force; invalid_stp_mode; state: closed ->
 //   instrument_closed, halted -> instrument_halted, midday_break ->
 //   trading_break, pre_open and (market or IOC or FOK) ->
-//   not_allowed_in_pre_open; market with TIF other than IOC/FOK ->
+//   not_allowed_in_pre_open, call and (market or IOC or FOK) ->
+//   not_allowed_in_call; market with TIF other than IOC/FOK ->
 //   invalid_time_in_force; post-only with market/IOC/FOK -> invalid_post_only;
 //   GTD with expire_date <= the last date passed to expire_gtd (or 0) ->
 //   invalid_expire_date; qty <= 0 or > max_order_qty -> invalid_quantity;
@@ -48,11 +102,12 @@
 //   price_below_floor; > ceiling -> price_above_ceiling; off tick ->
 //   price_not_on_tick; outside the band -> price_outside_band; id of a
 //   resting order -> duplicate_order_id; an order that could rest (limit
-//   DAY/GTC/GTD) when max_orders rest -> book_full; post-only that would
-//   trade -> post_only_would_cross; in pre_open, an order that would trade ->
-//   crosses_in_pre_open (pre-open collects orders without matching; the call
-//   auction that uncrosses it comes later); FOK that cannot fill completely
-//   now (counting self-trade prevention) -> fok_not_fillable.
+//   DAY/GTC/GTD) when max_orders rest -> book_full; post-only whose limit
+//   crosses the other side's best price -> post_only_would_cross (in call
+//   phases too: a post-only order never enters crossed); FOK that cannot
+//   fill completely now (counting self-trade prevention) -> fok_not_fillable.
+//   In a call phase a crossing limit order is accepted and rests without
+//   matching (crosses_in_pre_open is no longer produced).
 //   Market orders are protected: their limit is the band edge (ceiling/floor
 //   when there is no band); they never rest (the remainder is cancelled,
 //   cause ioc_remainder). Their price_fen is ignored.
@@ -64,27 +119,36 @@
 //   as FIX OrderQty): unknown_order; account_mismatch; closed/halted/break
 //   rejected as for new orders (pre-open allowed); quantity and price checks
 //   as for new orders, except that the band is checked only when the price
-//   changes; post_only_would_cross / crosses_in_pre_open when the new price
-//   would trade. Then:
+//   changes; post_only_would_cross when a post-only order's new price would
+//   cross. Then:
 //   - qty <= filled: the order is cancelled (cause replaced_to_filled);
 //   - same price, qty not above the current one: keeps time priority;
 //   - same price, qty up: goes to the back of its level;
 //   - new price: leaves its level and is matched like a new order with
 //     leaves = qty - filled (it may trade); the remainder rests at the back.
+//     In a call phase there is no matching; self-trade prevention at entry
+//     applies as for a new order (below), then it rests at the back.
 //
 // Bulk and admin commands return a count or a reason and emit no Rejected:
 //   mass_cancel(account[, instrument]) cancels that account's resting orders
 //     (cause mass_cancel);
 //   set_state(state, cancel_resting) changes the trading state; with
 //     cancel_resting (only allowed with halted) every resting order is
-//     cancelled (cause halt). Breaks and halts keep resting orders;
+//     cancelled (cause halt). Breaks and halts keep resting orders.
+//     Reasons: invalid_state (not a state, or cancel_resting without
+//     halted); book_crossed (state open while the book is crossed: run
+//     uncross() first; nothing changes);
+//   uncross() runs the call auction (see above); only in pre_open and call
+//     (reason invalid_state otherwise, unknown_instrument from Engine for an
+//     unknown id). It does not change the state. Returns UncrossResult;
 //   end_of_day() expires every DAY order and sets the state to closed;
 //   expire_gtd(date) expires GTD orders whose expire_date <= date, and from
 //     then on refuses new GTD orders expiring on or before that date;
 //   set_reference(price) moves the reference the band is computed from:
 //     band = [ref - ref*band_bps/10000, ref + ref*band_bps/10000] (integer
 //     division), clipped to [floor, ceiling]. Resting orders outside a new
-//     band stay valid and tradable.
+//     band stay valid and tradable. The reference is also the third
+//     tie-break of the auction price.
 //
 // Events, in order
 // ----------------
@@ -104,6 +168,28 @@
 //   prevention -> Cancelled(self_trade); market/IOC -> Cancelled
 //   (ioc_remainder); else it rests at the back of its level ->
 //   LevelChanged(its level). A fully filled aggressor gets nothing more.
+// new_order in a call phase, crossing the other side: Accepted; then
+//   self-trade prevention at entry: the resting orders of the same account
+//   on the other side whose price crosses the new limit are visited in
+//   priority order (best price first, oldest first):
+//     cancel_newest: at the first one, nothing is touched and the new order
+//                    is cancelled: Cancelled(new, self_trade), qty = all;
+//     cancel_oldest: each is cancelled: Cancelled(resting, self_trade), and
+//                    LevelChanged(level) when leaving a level it changed;
+//                    then the new order rests: LevelChanged(its level);
+//     cancel_both:   the first is cancelled: Cancelled(resting, self_trade),
+//                    LevelChanged(its level); then Cancelled(new, self_trade).
+//   Without such orders: it rests, LevelChanged(its level). Then Indicative
+//   if it changed. (A call-phase order that does not cross rests exactly as
+//   in open: Accepted, LevelChanged.)
+// uncross: one Trade per pair, in allocation order, all at the clearing
+//   price. In an auction trade the BUY order is reported as the aggressor
+//   (aggressor_side buy, aggressor_* = the buy order, resting_* = the sell
+//   order; leaves after the trade on both). Then LevelChanged for every level
+//   it changed, bids best to worst, then asks best to worst; then Indicative
+//   (normally to zeros). No events when nothing crosses.
+// Indicative: after any command (including cancels, replaces, bulk and admin
+//   commands and uncross) after which indicative() changed, as its last event.
 // cancel: Rejected, or Cancelled(requested), LevelChanged.
 // replace: Rejected, or: to qty <= filled: Cancelled(replaced_to_filled),
 //   LevelChanged; same price: Replaced, LevelChanged (if the total changed);
@@ -119,7 +205,8 @@
 //
 // Snapshots: for_each_resting() visits resting orders in the same canonical
 // order (bids best to worst, then asks, oldest first); restoring them in that
-// order with restore() (plus restore_meta()) rebuilds an identical book.
+// order with restore() (plus restore_meta()) rebuilds an identical book,
+// crossed books of call phases included, and the same indicative().
 //
 // Trade ids are per book, 1, 2, 3, ... (restored by restore_meta).
 #pragma once
@@ -150,11 +237,17 @@ enum class TimeInForce : std::uint8_t { day = 0, gtc = 1, gtd = 2, ioc = 3, fok 
 enum class StpMode : std::uint8_t { cancel_newest = 0, cancel_oldest = 1, cancel_both = 2 };
 enum class TradingState : std::uint8_t {
   closed = 0,        // initial; no new orders or replaces; cancels allowed
-  pre_open = 1,      // limit DAY/GTC/GTD orders collected, no matching
+  pre_open = 1,      // opening call: limit DAY/GTC/GTD orders collected, no matching
   open = 2,          // continuous trading
   midday_break = 3,  // new orders and replaces rejected, cancels allowed
   halted = 4,        // likewise, until set to another state
+  call = 5,          // call auction (any but the opening one): as pre_open
 };
+inline constexpr int kTradingStateCount = static_cast<int>(TradingState::call) + 1;
+/// pre_open and call: orders collect without matching, uncross() allowed.
+constexpr bool is_call_phase(TradingState s) noexcept {
+  return s == TradingState::pre_open || s == TradingState::call;
+}
 enum class CommandKind : std::uint8_t { new_order = 0, cancel = 1, replace = 2 };
 
 enum class RejectReason : std::uint8_t {
@@ -179,15 +272,18 @@ enum class RejectReason : std::uint8_t {
   duplicate_order_id,
   book_full,
   post_only_would_cross,
-  crosses_in_pre_open,
+  crosses_in_pre_open,  // no longer produced (pre_open accepts crossing orders); kept for numbering
   fok_not_fillable,
   unknown_order,
   account_mismatch,
   invalid_state,      // set_state: not a state, or cancel_resting without halted
   restore_invalid,    // restore: an order that could not have rested
-  restore_crosses,    // restore: an order that would cross the book
+  restore_crosses,    // restore: an order crossing the book in open, or crossing
+                      // an order of its own account in any state
+  not_allowed_in_call,  // market/IOC/FOK order in state call
+  book_crossed,         // set_state(open) while the book is crossed: uncross first
 };
-inline constexpr int kRejectReasonCount = static_cast<int>(RejectReason::restore_crosses) + 1;
+inline constexpr int kRejectReasonCount = static_cast<int>(RejectReason::book_crossed) + 1;
 
 /// Why an order left the book without trading (expiry is reported by Expired).
 enum class CancelCause : std::uint8_t {
@@ -343,6 +439,26 @@ struct ReferenceChanged {
   friend bool operator==(const ReferenceChanged&, const ReferenceChanged&) = default;
 };
 
+/// Market data of a call phase: what uncross() would do now. All zeros
+/// when nothing crosses and outside call phases.
+struct Indicative {
+  InstrumentId instrument;
+  PriceFen price_fen;  // clearing price, 0: none
+  Qty volume_qty;      // executable volume at that price
+  Qty imbalance_qty;   // D - S at that price: buy surplus > 0, sell surplus < 0
+  friend bool operator==(const Indicative&, const Indicative&) = default;
+};
+
+/// What uncross() did. reason != none: nothing was done.
+struct UncrossResult {
+  RejectReason reason = RejectReason::none;  // invalid_state, unknown_instrument
+  PriceFen price_fen = 0;   // the clearing price, 0 when nothing crossed
+  Qty volume_qty = 0;       // quantity executed (the sum of the trades' qty)
+  Qty imbalance_qty = 0;    // D - S at the clearing price, before execution
+  std::uint32_t trades = 0; // Trade events emitted
+  friend bool operator==(const UncrossResult&, const UncrossResult&) = default;
+};
+
 /// The listener interface: derive and hide the events you need.
 struct NullListener {
   void on_accepted(const Accepted&) noexcept {}
@@ -354,6 +470,7 @@ struct NullListener {
   void on_level(const LevelChanged&) noexcept {}
   void on_state(const StateChanged&) noexcept {}
   void on_reference(const ReferenceChanged&) noexcept {}
+  void on_indicative(const Indicative&) noexcept {}
 };
 
 // ------------------------------------------------------- snapshot records
@@ -436,11 +553,16 @@ class Book {
   std::uint32_t expire_gtd(Date date);
   /// Reject reasons: price_below_floor, price_above_ceiling.
   RejectReason set_reference(PriceFen reference_fen);
+  /// Runs the call auction (pre_open and call only, else invalid_state).
+  /// Allocation-free; O(levels and orders it fills + levels in the overlap).
+  UncrossResult uncross();
 
   // Queries.
   const InstrumentParams& params() const noexcept { return params_; }
   InstrumentId instrument() const noexcept { return params_.id; }
   TradingState state() const noexcept { return state_; }
+  /// The current indicative auction result (zeros outside call phases).
+  Indicative indicative() const noexcept { return indicative_; }
   PriceFen reference_fen() const noexcept { return reference_fen_; }
   /// The band: limit prices accepted on entry lie in [band_low_fen,
   /// band_high_fen] (floor and ceiling when there is no band).
@@ -473,7 +595,10 @@ class Book {
   // Restore from a snapshot: restore_meta once, then restore() each order in
   // for_each_resting order. Emit no events. restore() checks the order could
   // have rested here (restore_invalid, duplicate_order_id, book_full,
-  // restore_crosses) but not the band, which may have moved since.
+  // restore_crosses: crossing the book in state open, or crossing an order
+  // of its own account in any state) but not the band, which may have moved
+  // since. Both keep indicative() current (silently); in a call phase with a
+  // crossed book restore() costs O(levels in the overlap) per order.
   RejectReason restore_meta(const BookMeta& meta);
   RejectReason restore(const RestingOrder& order);
 
@@ -517,7 +642,22 @@ class Book {
   void update_band() noexcept;
   void update_fast() noexcept {
     fast_open_ = state_ == TradingState::open && band_low_ <= band_high_;
+    call_phase_ = is_call_phase(state_);
   }
+  RejectReason replace_body(const ReplaceOrder& replace);
+  // Call auctions (book_impl.h, "call auction").
+  struct Clearing {
+    std::int32_t level;  // -1: nothing crosses
+    Qty volume;
+    Qty imbalance;
+  };
+  Clearing clearing() const noexcept;
+  Indicative compute_indicative() const noexcept;
+  void refresh_indicative() noexcept;  // emits Indicative if it changed
+  [[gnu::noinline]] RejectReason new_in_call(const NewOrder& o, std::int32_t level);
+  bool stp_in_call(Side side, AccountId account, StpMode stp, std::int32_t limit) noexcept;
+  bool crosses_own(Side side, AccountId account, std::int32_t limit) const noexcept;
+  void fill_side(Side side, Qty volume) noexcept;
 
   InstrumentParams params_;
   Listener* listener_;
@@ -547,6 +687,8 @@ class Book {
   PriceFen reference_fen_ = 0;
   Date gtd_expired_through_ = 0;
   TradingState state_ = TradingState::closed;
+  bool call_phase_ = false;  // state_ is pre_open or call
+  Indicative indicative_{};
 };
 
 // ----------------------------------------------------------------- engine
@@ -578,6 +720,8 @@ class Engine {
   RejectReason end_of_day(InstrumentId id);
   RejectReason expire_gtd(InstrumentId id, Date date);
   RejectReason set_reference(InstrumentId id, PriceFen reference_fen);
+  /// Book::uncross of one instrument (reason unknown_instrument if none).
+  UncrossResult uncross(InstrumentId id);
 
  private:
   Listener* listener_;

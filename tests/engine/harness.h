@@ -91,7 +91,22 @@ class Harness {
       return q;
     };
 
-    if (kind < 55 || kind >= 95) {
+    if (kind >= 95 && kind < 98) {
+      // The call auction (invalid_state outside pre_open/call).
+      cmd << "uncross i" << inst;
+      const UncrossResult ue = engine_.uncross(inst);
+      const UncrossResult ur = ref_.uncross(inst);
+      re = ue.reason;
+      rr = ur.reason;
+      if (ue != ur) {
+        return "step " + std::to_string(steps_ + 1) + ": " + cmd.str() + ": results differ: engine " +
+               std::to_string(ue.price_fen) + "/" + std::to_string(ue.volume_qty) + "/" +
+               std::to_string(ue.imbalance_qty) + "/" + std::to_string(ue.trades) + ", reference " +
+               std::to_string(ur.price_fen) + "/" + std::to_string(ur.volume_qty) + "/" +
+               std::to_string(ur.imbalance_qty) + "/" + std::to_string(ur.trades);
+      }
+      if (ue.volume_qty > 0) ++uncrosses_;
+    } else if (kind < 55 || kind >= 95) {
       NewOrder o;
       o.instrument = inst;
       const auto rest = resting();
@@ -177,13 +192,21 @@ class Harness {
       static constexpr TradingState kStates[12] = {
           TradingState::open,     TradingState::open,         TradingState::open,
           TradingState::open,     TradingState::open,         TradingState::open,
-          TradingState::open,     TradingState::open,         TradingState::pre_open,
+          TradingState::call,     TradingState::call,         TradingState::pre_open,
           TradingState::pre_open, TradingState::midday_break, TradingState::halted};
       TradingState s = kStates[w[2] % 12];
       if (w[2] % 97 == 0) s = TradingState::closed;
       if (w[3] % 50 == 0) s = static_cast<TradingState>(7);
       const bool cancel_resting = w[4] % 6 == 0;
       cmd << "set_state i" << inst << " " << static_cast<int>(s) << " cancel " << cancel_resting;
+      if (s == TradingState::open && w[5] % 4 != 0) {
+        // As the core does at the open: uncross, then open.
+        cmd << " after uncross";
+        const UncrossResult ue = engine_.uncross(inst);
+        const UncrossResult ur = ref_.uncross(inst);
+        if (ue != ur) return "step " + std::to_string(steps_ + 1) + ": " + cmd.str() + ": uncross results differ";
+        if (ue.volume_qty > 0) ++uncrosses_;
+      }
       re = engine_.set_state(inst, s, cancel_resting);
       rr = ref_.set_state(inst, s, cancel_resting);
     } else if (kind < 90 && w[2] % 3 == 0) {
@@ -206,6 +229,7 @@ class Harness {
       rr = ref_.set_reference(inst, px);
     }
     ++steps_;
+    if (re == RejectReason::book_crossed) ++book_crossed_;
     const auto ev_e = eng_out_.take();
     const auto ev_r = ref_out_.take();
     if (re != rr || ne != nr || ev_e != ev_r) {
@@ -225,6 +249,8 @@ class Harness {
   Engine<Recorder>& engine() { return engine_; }
   std::uint64_t steps() const { return steps_; }
   std::uint64_t trades() const { return trades_; }
+  std::uint64_t uncrosses() const { return uncrosses_; }  // uncrosses that traded
+  std::uint64_t book_crossed() const { return book_crossed_; }  // set_state(open) refused
   /// Events seen, by kind (Event's variant index), and rejects by reason.
   const std::map<std::size_t, std::uint64_t>& kinds() const { return kinds_; }
   const std::map<int, std::uint64_t>& rejects() const { return rejects_; }
@@ -262,7 +288,10 @@ class Harness {
       const Book<Recorder>& b = *engine_.book(i);
       const auto bid = b.best_bid();
       const auto ask = b.best_ask();
-      if (bid && ask && *bid >= *ask) s << "book " << i << " crossed: " << *bid << " >= " << *ask << "\n";
+      if (bid && ask && *bid >= *ask && b.state() == TradingState::open) {
+        s << "book " << i << " crossed in open: " << *bid << " >= " << *ask << "\n";
+      }
+      if (b.indicative() != ref_.book(i)->indicative()) s << "book " << i << ": indicative differs\n";
       if (const char* why = b.audit()) s << "book " << i << " audit: " << why << "\n";
       std::vector<RestingOrder> got;
       b.for_each_resting([&](const RestingOrder& o) { got.push_back(o); });
@@ -330,6 +359,8 @@ class Harness {
   Date today_ = 20270105;
   std::uint64_t steps_ = 0;
   std::uint64_t trades_ = 0;
+  std::uint64_t uncrosses_ = 0;
+  std::uint64_t book_crossed_ = 0;
   std::map<std::size_t, std::uint64_t> kinds_;
   std::map<int, std::uint64_t> rejects_;
 };

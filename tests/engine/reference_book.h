@@ -1,7 +1,9 @@
 // A deliberately simple reference implementation of the engine contract
 // (engine/engine.h), for differential tests. One std::vector of resting
 // orders per book, sorted on demand by price and arrival sequence; every
-// rule written out the obvious way, no indexes, no bitmaps, no pools.
+// rule written out the obvious way, no indexes, no bitmaps, no pools. Call
+// auctions use the brute-force model of tests/engine/auction_model.h, and
+// the indicative is recomputed from scratch after every command.
 #pragma once
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "tests/engine/auction_model.h"
 #include "tests/engine/test_util.h"
 
 namespace haihe::engine::test {
@@ -35,6 +38,16 @@ class RefBook {
 
   const std::vector<RefOrder>& orders() const { return orders_; }
   TradingState state() const { return state_; }
+  Indicative indicative() const { return indicative_; }
+  bool call_phase() const { return state_ == TradingState::pre_open || state_ == TradingState::call; }
+  bool crossed() const {
+    for (const auto& b : orders_) {
+      for (const auto& a : orders_) {
+        if (b.side == Side::buy && a.side == Side::sell && b.price >= a.price) return true;
+      }
+    }
+    return false;
+  }
 
   /// Resting orders in canonical order: bids best first, then asks, oldest first.
   std::vector<RefOrder> canonical() const {
@@ -61,6 +74,17 @@ class RefBook {
                               o.price_fen, o.qty, o.expire_date});
     RefOrder a{o.id, o.account, o.side, o.tif, o.stp, o.post_only, o.price_fen, o.qty, 0,
                o.tif == TimeInForce::gtd ? o.expire_date : 0, 0};
+    if (call_phase()) {
+      // No matching: self-trade prevention at entry, then rest.
+      if (stp_in_call(a)) {
+        out_.on_cancelled(Cancelled{p_.id, a.id, a.account, a.side, o.price_fen, a.leaves, 0,
+                                    CancelCause::self_trade});
+      } else {
+        rest(a);
+      }
+      refresh();
+      return RejectReason::none;
+    }
     const bool immediate = is_immediate(o);
     const bool stopped = match(a, limit_of(o));
     if (a.leaves == 0) return RejectReason::none;
@@ -87,10 +111,17 @@ class RefBook {
     out_.on_cancelled(Cancelled{p_.id, o.id, o.account, o.side, o.price, o.leaves, o.filled,
                                 CancelCause::requested});
     level_event(o.side, o.price);
+    refresh();
     return RejectReason::none;
   }
 
   RejectReason replace(const ReplaceOrder& rp) {
+    const RejectReason r = replace_body(rp);
+    refresh();
+    return r;
+  }
+
+  RejectReason replace_body(const ReplaceOrder& rp) {
     auto it = find(rp.id);
     RejectReason r = RejectReason::none;
     if (it == orders_.end()) {
@@ -108,9 +139,8 @@ class RefBook {
     } else if (rp.price_fen != it->price) {
       if (rp.price_fen < band_low() || rp.price_fen > band_high()) {
         r = RejectReason::price_outside_band;
-      } else if (would_trade(it->side, rp.price_fen)) {
-        if (it->post_only) r = RejectReason::post_only_would_cross;
-        else if (state_ == TradingState::pre_open) r = RejectReason::crosses_in_pre_open;
+      } else if (would_trade(it->side, rp.price_fen) && it->post_only) {
+        r = RejectReason::post_only_would_cross;
       }
     }
     if (r != RejectReason::none) {
@@ -142,7 +172,7 @@ class RefBook {
     level_event(o.side, o.price);
     o.price = rp.price_fen;
     o.leaves = leaves;
-    const bool stopped = match(o, o.price);
+    const bool stopped = call_phase() ? stp_in_call(o) : match(o, o.price);
     if (o.leaves == 0) return RejectReason::none;
     if (stopped) {
       out_.on_cancelled(Cancelled{p_.id, o.id, o.account, o.side, o.price, o.leaves, o.filled,
@@ -154,17 +184,20 @@ class RefBook {
   }
 
   std::uint32_t mass_cancel(AccountId account) {
-    return sweep([&](const RefOrder& o) {
+    const std::uint32_t n = sweep([&](const RefOrder& o) {
       if (o.account != account) return false;
       out_.on_cancelled(Cancelled{p_.id, o.id, o.account, o.side, o.price, o.leaves, o.filled,
                                   CancelCause::mass_cancel});
       return true;
     });
+    refresh();
+    return n;
   }
 
   RejectReason set_state(TradingState s, bool cancel_resting) {
-    if (static_cast<int>(s) > 4) return RejectReason::invalid_state;
+    if (static_cast<int>(s) > 5) return RejectReason::invalid_state;
     if (cancel_resting && s != TradingState::halted) return RejectReason::invalid_state;
+    if (s == TradingState::open && crossed()) return RejectReason::book_crossed;
     if (s != state_) {
       out_.on_state(StateChanged{p_.id, state_, s});
       state_ = s;
@@ -176,6 +209,7 @@ class RefBook {
         return true;
       });
     }
+    refresh();
     return RejectReason::none;
   }
 
@@ -190,17 +224,20 @@ class RefBook {
       out_.on_state(StateChanged{p_.id, state_, TradingState::closed});
       state_ = TradingState::closed;
     }
+    refresh();
     return n;
   }
 
   std::uint32_t expire_gtd(Date date) {
     gtd_through_ = std::max(gtd_through_, date);
-    return sweep([&](const RefOrder& o) {
+    const std::uint32_t n = sweep([&](const RefOrder& o) {
       if (o.tif != TimeInForce::gtd || o.expire > date) return false;
       out_.on_expired(Expired{p_.id, o.id, o.account, o.side, o.price, o.leaves, o.filled,
                               TimeInForce::gtd});
       return true;
     });
+    refresh();
+    return n;
   }
 
   RejectReason set_reference(PriceFen ref) {
@@ -208,7 +245,48 @@ class RefBook {
     if (ref > p_.ceiling_fen) return RejectReason::price_above_ceiling;
     ref_ = ref;
     out_.on_reference(ReferenceChanged{p_.id, ref_, band_low(), band_high()});
+    refresh();
     return RejectReason::none;
+  }
+
+  /// The call auction, brute force: clearing over every distinct limit
+  /// price, allocation by sorting the eligible orders.
+  UncrossResult uncross() {
+    if (!call_phase()) return UncrossResult{RejectReason::invalid_state, 0, 0, 0, 0};
+    const std::vector<AuctionOrder> book = auction_orders();
+    const AuctionClearing c = brute_clearing(book, ref_);
+    if (c.volume == 0) return UncrossResult{};
+    const std::vector<AuctionFill> fills = brute_allocate(book, c);
+    std::map<std::pair<int, PriceFen>, bool> touched;
+    for (const auto& f : fills) {
+      out_.on_trade(Trade{p_.id, next_trade_++, c.price, f.qty, Side::buy, f.buy, f.buy_account,
+                          f.buy_leaves_after, f.sell, f.sell_account, f.sell_leaves_after});
+      for (const OrderId id : {f.buy, f.sell}) {
+        auto it = find(id);
+        it->leaves -= f.qty;
+        it->filled += f.qty;
+        touched[{static_cast<int>(it->side), it->price}] = true;
+      }
+    }
+    orders_.erase(std::remove_if(orders_.begin(), orders_.end(), [](const RefOrder& o) { return o.leaves == 0; }),
+                  orders_.end());
+    // LevelChanged: bids best to worst, then asks best to worst.
+    std::vector<std::pair<int, PriceFen>> levels;
+    for (const auto& [k, v] : touched) levels.push_back(k);
+    std::sort(levels.begin(), levels.end(), [](const auto& a, const auto& b) {
+      if (a.first != b.first) return a.first < b.first;
+      return a.first == 0 ? a.second > b.second : a.second < b.second;
+    });
+    for (const auto& [side, px] : levels) level_event(static_cast<Side>(side), px);
+    refresh();
+    return UncrossResult{RejectReason::none, c.price, c.volume, c.imbalance,
+                         static_cast<std::uint32_t>(fills.size())};
+  }
+
+  std::vector<AuctionOrder> auction_orders() const {
+    std::vector<AuctionOrder> out;
+    for (const auto& o : orders_) out.push_back(AuctionOrder{o.id, o.account, o.side, o.price, o.leaves, o.seq});
+    return out;
   }
 
  private:
@@ -228,6 +306,47 @@ class RefBook {
   PriceFen band_high() const {
     if (p_.band_bps == 0) return p_.ceiling_fen;
     return std::min(p_.ceiling_fen, ref_ + delta());
+  }
+
+  /// Recomputes the indicative; emits it when it changed.
+  void refresh() {
+    Indicative now{p_.id, 0, 0, 0};
+    if (call_phase()) {
+      const AuctionClearing c = brute_clearing(auction_orders(), ref_);
+      now = Indicative{p_.id, c.price, c.volume, c.imbalance};
+    }
+    if (now != indicative_) {
+      indicative_ = now;
+      out_.on_indicative(now);
+    }
+  }
+
+  /// Self-trade prevention at entry in a call phase for `a` (not resting):
+  /// the own-account orders on the other side that cross its limit, in
+  /// priority order. Returns true when `a` is to be cancelled.
+  bool stp_in_call(const RefOrder& a) {
+    std::vector<RefOrder> own;
+    for (const auto& r : canonical()) {
+      if (r.side != a.side && r.account == a.account && acceptable(a.side, a.price, r.price)) own.push_back(r);
+    }
+    if (own.empty()) return false;
+    if (a.stp == StpMode::cancel_newest) return true;
+    std::size_t i = 0;
+    while (i < own.size()) {
+      const PriceFen px = own[i].price;
+      for (; i < own.size() && own[i].price == px; ++i) {
+        const RefOrder r = own[i];
+        orders_.erase(find(r.id));
+        out_.on_cancelled(Cancelled{p_.id, r.id, r.account, r.side, r.price, r.leaves, r.filled,
+                                    CancelCause::self_trade});
+        if (a.stp == StpMode::cancel_both) {
+          level_event(r.side, px);
+          return true;
+        }
+      }
+      level_event(own[i - 1].side, px);
+    }
+    return false;
   }
 
   static bool is_immediate(const NewOrder& o) {
@@ -272,6 +391,7 @@ class RefBook {
     if (state_ == TradingState::halted) return RejectReason::instrument_halted;
     if (state_ == TradingState::midday_break) return RejectReason::trading_break;
     if (state_ == TradingState::pre_open && immediate) return RejectReason::not_allowed_in_pre_open;
+    if (state_ == TradingState::call && immediate) return RejectReason::not_allowed_in_call;
     if (o.type == OrderType::market && o.tif != TimeInForce::ioc && o.tif != TimeInForce::fok) {
       return RejectReason::invalid_time_in_force;
     }
@@ -287,10 +407,7 @@ class RefBook {
     }
     if (!immediate && orders_.size() >= p_.max_orders) return RejectReason::book_full;
     const PriceFen limit = limit_of(o);
-    if (would_trade(o.side, limit)) {
-      if (o.post_only) return RejectReason::post_only_would_cross;
-      if (state_ == TradingState::pre_open) return RejectReason::crosses_in_pre_open;
-    }
+    if (would_trade(o.side, limit) && o.post_only) return RejectReason::post_only_would_cross;
     if (o.tif == TimeInForce::fok) {
       Qty avail = 0;
       bool enough = false;
@@ -410,6 +527,7 @@ class RefBook {
   TradeId next_trade_ = 1;
   Date gtd_through_ = 0;
   std::uint64_t seq_ = 0;
+  Indicative indicative_{p_.id, 0, 0, 0};
 };
 
 /// Several RefBooks keyed by instrument id, with the Engine's command API.
@@ -467,6 +585,10 @@ class RefEngine {
   RejectReason set_reference(InstrumentId i, PriceFen px) {
     if (i >= books_.size()) return RejectReason::unknown_instrument;
     return books_[i].set_reference(px);
+  }
+  UncrossResult uncross(InstrumentId i) {
+    if (i >= books_.size()) return UncrossResult{RejectReason::unknown_instrument, 0, 0, 0, 0};
+    return books_[i].uncross();
   }
 
  private:

@@ -13,7 +13,7 @@
 namespace haihe::engine::test {
 
 using Event = std::variant<Accepted, Rejected, Trade, Cancelled, Replaced, Expired, LevelChanged,
-                           StateChanged, ReferenceChanged>;
+                           StateChanged, ReferenceChanged, Indicative>;
 
 /// Records every event in order.
 struct Recorder {
@@ -27,6 +27,7 @@ struct Recorder {
   void on_level(const LevelChanged& e) { events.emplace_back(e); }
   void on_state(const StateChanged& e) { events.emplace_back(e); }
   void on_reference(const ReferenceChanged& e) { events.emplace_back(e); }
+  void on_indicative(const Indicative& e) { events.emplace_back(e); }
   std::vector<Event> take() {
     std::vector<Event> out;
     out.swap(events);
@@ -71,9 +72,12 @@ inline std::string describe(const Event& ev) {
         } else if constexpr (std::is_same_v<T, StateChanged>) {
           s << "State{i" << e.instrument << " " << to_string(e.previous) << "->" << to_string(e.state)
             << "}";
-        } else {
+        } else if constexpr (std::is_same_v<T, ReferenceChanged>) {
           s << "Reference{i" << e.instrument << " " << e.reference_fen << " band [" << e.band_low_fen
             << ", " << e.band_high_fen << "]}";
+        } else {
+          s << "Indicative{i" << e.instrument << " " << e.volume_qty << "@" << e.price_fen << " imb "
+            << e.imbalance_qty << "}";
         }
       },
       ev);

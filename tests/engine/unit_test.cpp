@@ -198,8 +198,15 @@ TEST_F(BookTest, BookRejects) {
 
   book_->set_state(TradingState::pre_open);
   ev();
-  expect_reject(lim(4, B, 505, 10, 2), RejectReason::crosses_in_pre_open);
-  EXPECT_EQ(book_->new_order(lim(4, B, 495, 10, 2)), RejectReason::none);  // rests, no matching
+  // Pre-open is a call phase: a crossing order rests without matching (the
+  // opening auction uncrosses it); a crossing post-only order is refused.
+  po = lim(5, B, 505, 10, 2);
+  po.post_only = true;
+  expect_reject(po, RejectReason::post_only_would_cross);
+  EXPECT_EQ(book_->new_order(lim(4, B, 505, 10, 2)), RejectReason::none);
+  EXPECT_EQ(ev(), (E{acc(lim(4, B, 505, 10, 2)), LevelChanged{0, B, 505, 10},
+                     Indicative{0, 505, 10, 0}}));
+  EXPECT_EQ(book_->level_qty(S, 505), 10);
 }
 
 TEST_F(BookTest, BookFull) {
@@ -260,9 +267,13 @@ TEST_F(BookTest, ReplaceCrossingRejects) {
   put(lim(3, B, 495, 10, 3));
   book_->set_state(TradingState::pre_open);
   ev();
-  EXPECT_EQ(book_->replace(ReplaceOrder{0, 3, 3, 505, 10}), RejectReason::crosses_in_pre_open);
-  ev();
-  EXPECT_EQ(book_->replace(ReplaceOrder{0, 3, 3, 490, 20}), RejectReason::none);  // allowed in pre-open
+  // Allowed in pre-open, crossing or not; no matching.
+  EXPECT_EQ(book_->replace(ReplaceOrder{0, 3, 3, 505, 10}), RejectReason::none);
+  EXPECT_EQ(ev(), (E{Replaced{0, 3, 3, B, 495, 505, 10, 10, 0, false}, LevelChanged{0, B, 495, 0},
+                     LevelChanged{0, B, 505, 10}, Indicative{0, 505, 10, 0}}));
+  EXPECT_EQ(book_->replace(ReplaceOrder{0, 3, 3, 490, 20}), RejectReason::none);
+  EXPECT_EQ(ev(), (E{Replaced{0, 3, 3, B, 505, 490, 20, 20, 0, false}, LevelChanged{0, B, 505, 0},
+                     LevelChanged{0, B, 490, 20}, Indicative{0, 0, 0, 0}}));
 }
 
 TEST(EngineRejects, UnknownInstrument) {
@@ -589,12 +600,20 @@ TEST_F(BookTest, PreOpenCollectsWithoutMatching) {
   EXPECT_EQ(ev(), (E{StateChanged{0, TradingState::open, TradingState::pre_open}}));
   put(lim(1, S, 505, 10, 1));
   put(lim(2, B, 500, 10, 2));
-  expect_reject(lim(3, B, 505, 10, 3), RejectReason::crosses_in_pre_open);
-  book_->set_state(TradingState::open);
-  ev();
   const NewOrder o = lim(3, B, 505, 10, 3);
-  book_->new_order(o);
-  EXPECT_EQ(ev(), (E{acc(o), Trade{0, 1, 505, 10, B, 3, 3, 0, 1, 1, 0}, LevelChanged{0, S, 505, 0}}));
+  EXPECT_EQ(book_->new_order(o), RejectReason::none);
+  EXPECT_EQ(ev(), (E{acc(o), LevelChanged{0, B, 505, 10}, Indicative{0, 505, 10, 0}}));
+  // Crossed: the open needs the opening auction first.
+  EXPECT_EQ(book_->set_state(TradingState::open), RejectReason::book_crossed);
+  EXPECT_EQ(book_->state(), TradingState::pre_open);
+  EXPECT_TRUE(ev().empty());
+  EXPECT_EQ(book_->uncross(), (UncrossResult{RejectReason::none, 505, 10, 0, 1}));
+  EXPECT_EQ(ev(), (E{Trade{0, 1, 505, 10, B, 3, 3, 0, 1, 1, 0}, LevelChanged{0, B, 505, 0},
+                     LevelChanged{0, S, 505, 0}, Indicative{0, 0, 0, 0}}));
+  EXPECT_EQ(book_->set_state(TradingState::open), RejectReason::none);
+  EXPECT_EQ(ev(), (E{StateChanged{0, TradingState::pre_open, TradingState::open}}));
+  EXPECT_EQ(book_->best_bid(), 500);
+  EXPECT_EQ(book_->best_ask(), std::nullopt);
 }
 
 TEST_F(BookTest, BreakAndHaltKeepOrdersAndAllowCancels) {
