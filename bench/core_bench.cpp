@@ -204,7 +204,8 @@ Result run(ledger::Durability durability, double offered_per_s, std::size_t per_
           due = ns_since(Steady::now());
         }
         intended[pi][k + 1] = due;
-        while (core->submit(streams[pi][k]) == SubmitResult::busy) std::this_thread::yield();
+        // Busy: the core pushes back; wait a little rather than spin against it.
+        while (core->submit(streams[pi][k]) == SubmitResult::busy) std::this_thread::sleep_for(std::chrono::microseconds(50));
       }
     });
   }
