@@ -21,6 +21,9 @@ struct Subcommand {
 int cmd_rules(Args args);  // haihe rules check FILE  (app/cmd_rules.cpp)
 int cmd_audit(Args args);  // haihe audit verify|report (app/cmd_audit.cpp)
 int cmd_replay(Args args); // haihe replay --data DIR (app/cmd_replay.cpp)
+// --- FIX gateway (issue 6)
+int cmd_serve(Args args);   // haihe serve (app/cmd_serve.cpp)
+int cmd_passwd(Args args);  // haihe passwd (app/cmd_passwd.cpp)
 
 /// Exit codes shared by every subcommand.
 inline constexpr int kExitOk = 0;

@@ -13,6 +13,9 @@ constexpr std::array kSubcommands = {
     Subcommand{"rules", "validate a market-rules file: haihe rules check FILE", haihe::app::cmd_rules},
     Subcommand{"audit", "the regulator's tools: haihe audit verify|report --data DIR", haihe::app::cmd_audit},
     Subcommand{"replay", "re-execute a data directory's journal and compare: haihe replay --data DIR", haihe::app::cmd_replay},
+    // --- FIX gateway (issue 6)
+    Subcommand{"serve", "run the exchange (FIX gateway, core, ledger): haihe serve [--data DIR]", haihe::app::cmd_serve},
+    Subcommand{"passwd", "set a party's FIX password: haihe passwd --data DIR --party ID", haihe::app::cmd_passwd},
 };
 
 void print_help(std::FILE* out) {
