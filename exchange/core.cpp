@@ -159,6 +159,7 @@ class CoreImpl {
     void on_level(const engine::LevelChanged& l) noexcept { core->on_level(l); }
     void on_state(const engine::StateChanged& s) noexcept { core->on_state(s); }
     void on_reference(const engine::ReferenceChanged& r) noexcept { core->on_reference(r); }
+    void on_indicative(const engine::Indicative& x) noexcept { core->on_indicative(x); }
   };
   using Engine = engine::Engine<Listener>;
 
@@ -410,36 +411,60 @@ class CoreImpl {
 
   // ------------------------------------------------------------- schedule
 
+  /// A trading-day point of one instrument. Points at the same time run in
+  /// rank order: pre-open, open, uncross, break, end of day.
   struct Point {
-    TimestampNs ts = 0;
-    Phase phase = Phase::none;
+    TimestampNs ts = std::numeric_limits<TimestampNs>::max();
+    std::uint8_t rank = 0;
+    Phase phase = Phase::none;  // none: an auction uncross
+    bool valid() const { return ts != std::numeric_limits<TimestampNs>::max(); }
+    bool after(TimestampNs t, std::uint8_t r) const { return ts > t || (ts == t && rank > r); }
+    friend bool operator<(const Point& a, const Point& b) { return a.ts != b.ts ? a.ts < b.ts : a.rank < b.rank; }
   };
+  static constexpr std::uint8_t kRankPreOpen = 0, kRankOpen = 1, kRankUncross = 2, kRankBreak = 3, kRankEnd = 4;
 
-  /// The instrument's first schedule point strictly after `after`.
-  Point next_point(InstrumentIndex i, TimestampNs after) const {
+  /// The instrument's first schedule point after (after_ts, after_rank).
+  Point next_point(InstrumentIndex i, TimestampNs after_ts, std::uint8_t after_rank) const {
     const auto& ins = rules_->instruments[i];
     const auto off = rules_->utc_offset_min;
-    if (ins.day.sessions.empty()) return {std::numeric_limits<TimestampNs>::max(), Phase::none};
-    const auto lt = local_time(after, off);
+    if (ins.day.sessions.empty()) return {};
+    const auto lt = local_time(after_ts, off);
     const TimestampNs day0 = local_to_utc(lt.date, 0, off);
     for (int d = 0; d < 10; ++d) {
       const TimestampNs day_start = day0 + d * kDayNs;
-      const auto dl = local_time(day_start, off);
-      if (dl.weekday >= 5) continue;  // no trading on Saturday and Sunday
-      auto consider = [&](std::uint32_t minute, Phase ph, Point& best) {
-        const TimestampNs ts = day_start + std::int64_t{minute} * kMinuteNs;
-        if (ts > after && best.phase == Phase::none) best = {ts, ph};
-      };
+      if (local_time(day_start, off).weekday >= 5) continue;  // no trading on Saturday and Sunday
       Point best;
+      auto consider = [&](TimestampNs ts, std::uint8_t rank, Phase phase) {
+        const Point p{ts, rank, phase};
+        if (p.after(after_ts, after_rank) && p < best) best = p;
+      };
+      auto at = [&](std::uint32_t minute) { return day_start + std::int64_t{minute} * kMinuteNs; };
       const auto& s = ins.day.sessions;
-      if (ins.day.pre_open_min < s.front().start_min) consider(ins.day.pre_open_min, Phase::pre_open, best);
+      if (ins.day.pre_open_min < s.front().start_min) consider(at(ins.day.pre_open_min), kRankPreOpen, Phase::pre_open);
       for (std::size_t k = 0; k < s.size(); ++k) {
-        consider(s[k].start_min, Phase::open, best);
-        consider(s[k].end_min, k + 1 < s.size() ? Phase::midday_break : Phase::end_of_day, best);
+        const TimestampNs start = at(s[k].start_min), end = at(s[k].end_min);
+        consider(start, kRankOpen, Phase::open);
+        consider(end, k + 1 < s.size() ? kRankBreak : kRankEnd, k + 1 < s.size() ? Phase::midday_break : Phase::end_of_day);
+        if (ins.mode == rules::TradingMode::batch && ins.batch_interval_ms > 0) {
+          // Uncross every interval within the session (the end point uncrosses last).
+          const std::int64_t tau = std::int64_t{ins.batch_interval_ms} * 1'000'000;
+          std::int64_t j = after_ts > start ? (after_ts - start) / tau : 1;
+          if (j < 1) j = 1;
+          for (; start + j * tau < end; ++j) {
+            const Point p{start + j * tau, kRankUncross, Phase::none};
+            if (p.after(after_ts, after_rank)) {
+              consider(p.ts, p.rank, p.phase);
+              break;
+            }
+          }
+        }
       }
-      if (best.phase != Phase::none) return best;
+      if (ins.mode == rules::TradingMode::call) {
+        for (const auto minute : ins.call_times_min) consider(at(minute), kRankUncross, Phase::none);
+      }
+      if (best.valid()) return best;
     }
-    return {std::numeric_limits<TimestampNs>::max(), Phase::none};
+    return {};
   }
 
   /// The state the schedule gives an instrument at `ts`.
@@ -451,7 +476,7 @@ class CoreImpl {
     if (lt.minute < ins.day.pre_open_min) return TradingState::closed;
     if (lt.minute < s.front().start_min) return TradingState::pre_open;
     for (std::size_t k = 0; k < s.size(); ++k) {
-      if (lt.minute >= s[k].start_min && lt.minute < s[k].end_min) return TradingState::open;
+      if (lt.minute >= s[k].start_min && lt.minute < s[k].end_min) return session_state(i);
       if (k + 1 < s.size() && lt.minute >= s[k].end_min && lt.minute < s[k + 1].start_min) {
         return TradingState::midday_break;
       }
@@ -459,8 +484,27 @@ class CoreImpl {
     return TradingState::closed;
   }
 
+  /// In session: continuous trading, or a call phase for batch and call modes.
+  TradingState session_state(InstrumentIndex i) const {
+    return rules_->instruments[i].mode == rules::TradingMode::continuous ? TradingState::open : TradingState::call;
+  }
+
+  /// Moves a book to `target`, running the call auction first when it leaves
+  /// a call phase for continuous trading.
+  RejectReason enter(InstrumentIndex i, TradingState target) {
+    auto* book = engine_->book(i);
+    if (target == TradingState::open && engine::is_call_phase(book->state())) engine_->uncross(i);
+    auto rc = engine_->set_state(i, target);
+    if (rc == RejectReason::book_crossed) {  // e.g. halted during a call phase
+      engine_->set_state(i, TradingState::call);
+      engine_->uncross(i);
+      rc = engine_->set_state(i, target);
+    }
+    return rc;
+  }
+
   void init_schedule() {
-    for (InstrumentIndex i = 0; i < next_point_.size(); ++i) next_point_[i] = next_point(i, last_ts_);
+    for (InstrumentIndex i = 0; i < next_point_.size(); ++i) next_point_[i] = next_point(i, last_ts_, kRankEnd);
   }
 
   void inject_schedule(TimestampNs now) {
@@ -468,18 +512,21 @@ class CoreImpl {
     while (batch_cmds_.size() < options_.max_batch) {
       InstrumentIndex best = kNone;
       for (InstrumentIndex i = 0; i < next_point_.size(); ++i) {
-        if (next_point_[i].ts <= now && (best == kNone || next_point_[i].ts < next_point_[best].ts)) best = i;
+        if (next_point_[i].ts <= now && (best == kNone || next_point_[i] < next_point_[best])) best = i;
       }
       if (best == kNone) return;
       const Point p = next_point_[best];
+      next_point_[best] = next_point(best, p.ts, p.rank);
+      if (p.phase == Phase::none && next_point_[best].phase == Phase::none && next_point_[best].ts <= now) {
+        continue;  // a later uncross is also due (the core was away): one auction, not a backlog
+      }
       Command c{};
-      c.kind = CommandKind::schedule;
+      c.kind = p.phase == Phase::none ? CommandKind::uncross : CommandKind::schedule;
       c.instrument = best;
       c.phase = p.phase;
       c.party = kNone;
       stamp(c, p.ts);
       batch_cmds_.push_back(c);
-      next_point_[best] = next_point(best, p.ts);
     }
   }
 
@@ -748,7 +795,7 @@ class CoreImpl {
       case CommandKind::session_open:
       case CommandKind::session_close: return do_admin(c);
       case CommandKind::schedule: return do_schedule(c);
-      case CommandKind::uncross: return;  // call auctions: not in this engine yet
+      case CommandKind::uncross: return do_uncross(c);
     }
     // An unknown kind: answer the submitter if it is a party.
     if (c.party < rules_->parties.size()) {
@@ -1034,6 +1081,7 @@ class CoreImpl {
       if (s != orders_.end()) e.orig_cl_ord_id = s->second.cl_ord_id;
     }
     if (t.resting_leaves_qty == 0) forget(t.resting_order);
+    if (t.aggressor_leaves_qty == 0) forget(t.aggressor_order);  // (an auction fills both sides)
   }
 
   void on_cancelled(const engine::Cancelled& c) {
@@ -1095,6 +1143,13 @@ class CoreImpl {
     e.price_fen = r.reference_fen;
     e.last_px_fen = r.band_low_fen;
     e.aux_fen = r.band_high_fen;
+  }
+
+  void on_indicative(const engine::Indicative& x) {
+    Event& e = emit(EventKind::indicative, Audience::market, kNone, x.instrument);
+    e.price_fen = x.price_fen;
+    e.order_qty = x.volume_qty;
+    e.aux_fen = x.imbalance_qty;
   }
 
   // ---- cancel, replace, mass cancel, status
@@ -1333,7 +1388,7 @@ class CoreImpl {
         return admin_engine(c, engine_->set_state(c.instrument, TradingState::halted, c.post_only != 0));
       case CommandKind::resume: {
         if (engine_->book(c.instrument)->state() != TradingState::halted) return admin_core(c, CoreReject::invalid_state);
-        return admin_engine(c, engine_->set_state(c.instrument, scheduled_state(c.instrument, c.ts_ns)));
+        return admin_engine(c, enter(c.instrument, scheduled_state(c.instrument, c.ts_ns)));
       }
       case CommandKind::set_reference:
         if (c.price_fen <= 0) return admin_core(c, CoreReject::invalid_amount);
@@ -1356,7 +1411,7 @@ class CoreImpl {
         for (InstrumentIndex i = 0; i < engine_->instrument_count(); ++i) {
           if (c.instrument != kNone && c.instrument != i) continue;
           if (c.kind == CommandKind::session_open) {
-            engine_->set_state(i, TradingState::open);
+            enter(i, session_state(i));
           } else {
             end_of_day(i, c.ts_ns);
           }
@@ -1380,20 +1435,33 @@ class CoreImpl {
 
   void do_schedule(Command& c) {
     if (!instrument_ok(c.instrument)) return;
-    const auto state = engine_->book(c.instrument)->state();
+    const InstrumentIndex i = c.instrument;
+    const auto state = engine_->book(i)->state();
+    const bool batch = rules_->instruments[i].mode == rules::TradingMode::batch;
+    if (state == TradingState::halted && c.phase != Phase::end_of_day) return;  // a halt outlasts the schedule
     switch (c.phase) {
-      case Phase::pre_open:
-        if (state != TradingState::halted) engine_->set_state(c.instrument, TradingState::pre_open);
-        return;
+      case Phase::pre_open: engine_->set_state(i, TradingState::pre_open); return;
       case Phase::open:
-        if (state != TradingState::halted) engine_->set_state(c.instrument, TradingState::open);
+        // Continuous: the opening auction, then trading; batch: the opening
+        // auction, then a call phase uncrossed every interval; call: a call phase.
+        if (batch && engine::is_call_phase(state)) engine_->uncross(i);
+        enter(i, session_state(i));
         return;
       case Phase::midday_break:
-        if (state != TradingState::halted) engine_->set_state(c.instrument, TradingState::midday_break);
+        if (batch && engine::is_call_phase(state)) engine_->uncross(i);
+        engine_->set_state(i, TradingState::midday_break);
         return;
-      case Phase::end_of_day: end_of_day(c.instrument, c.ts_ns); return;
+      case Phase::end_of_day:
+        if (batch && engine::is_call_phase(state)) engine_->uncross(i);
+        end_of_day(i, c.ts_ns);
+        return;
       case Phase::none: return;
     }
+  }
+
+  void do_uncross(Command& c) {
+    if (!instrument_ok(c.instrument)) return;
+    if (engine::is_call_phase(engine_->book(c.instrument)->state())) engine_->uncross(c.instrument);
   }
 
   // ============================================================ checks

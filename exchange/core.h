@@ -16,7 +16,19 @@
 // ledger. The core thread repeatedly:
 //   1. reads the clock once and injects the trading-day commands that are due
 //      (pre-open, open, midday break, reopen, end of day, auction uncrosses),
-//      each stamped with its scheduled time;
+//      each stamped with its scheduled time. Every weekday (Monday-Friday,
+//      local time) per instrument: pre-open at its pre_open (a call phase:
+//      orders collect, indicative prices are published); at each session
+//      start the opening auction uncrosses the book and then continuous
+//      instruments trade continuously, batch instruments stay in a call
+//      phase uncrossed every batch_interval_ms, call instruments stay in a
+//      call phase uncrossed at their call_times; between sessions the midday
+//      break; at the last session's end the day ends: DAY orders expire, GTD
+//      orders whose date has come expire, and the closing price (the day's
+//      last trade, else the old reference) becomes the next reference. A halt
+//      outlasts the schedule until resumed (the end of day still applies).
+//      After a pause (the core down, a stalled clock) the missed points run
+//      in order, except that of several due batch uncrosses only the last runs;
 //   2. drains up to max_batch commands from the queue, stamping each with the
 //      next sequence number and the time it was taken (never earlier than the
 //      previous stamp);

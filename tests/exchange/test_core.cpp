@@ -355,3 +355,138 @@ TEST(CoreCommands, RejectionsArePreciseAndChangeNothing) {
 
 }  // namespace
 }  // namespace haihe::exchange::test
+
+namespace haihe::exchange::test {
+namespace {
+
+/// A seller holding the instrument and a buyer that may receive it.
+std::pair<PartyIndex, PartyIndex> counterparties(const Core& core, InstrumentIndex i) {
+  const auto& rules = core.rules();
+  const auto& ins = rules.instruments[i];
+  PartyIndex seller = rules::kNone, buyer = rules::kNone;
+  for (PartyIndex p = 0; p < rules.parties.size(); ++p) {
+    if (!rules.may_trade(p, i)) continue;
+    const auto region = rules.parties[p].region;
+    const bool receives = ins.kind != rules::InstrumentKind::water ||
+                          (region != rules::kNone && (region == rules.zones[ins.zone].region ||
+                                                      rules.transfer(ins.zone, region) != nullptr));
+    if (seller == rules::kNone && core.ledger().holding(p, i).free_qty >= 10 * ins.lot_qty) {
+      seller = p;
+    } else if (buyer == rules::kNone && receives && core.ledger().cash(p).free_fen > 10'000'000) {
+      buyer = p;
+    }
+  }
+  return {seller, buyer};
+}
+
+struct AuctionFixture {
+  TempDir dir;
+  ManualClock clock{beijing(9, 0)};
+  Driver d{core_options(dir.path(), &clock)};
+  int next_id = 1;
+
+  void order(InstrumentIndex i, PartyIndex p, Side side, Fen px, Qty lots) {
+    Command c{};
+    c.kind = CommandKind::new_order;
+    c.party = p;
+    c.instrument = i;
+    c.side = side;
+    c.tif = TimeInForce::day;
+    c.price_fen = px;
+    c.qty = lots * d.core->rules().instruments[i].lot_qty;
+    std::string id("A");
+    id.append(std::to_string(next_id++));
+    c.cl_ord_id = *ClOrdId::from(id);
+    ASSERT_EQ(d.core->submit(c), SubmitResult::ok);
+  }
+  std::size_t count(EventKind k, InstrumentIndex i) const {
+    std::size_t n = 0;
+    for (const Event& e : d.events) n += e.kind == k && e.instrument == i ? 1 : 0;
+    return n;
+  }
+};
+
+TEST(CoreAuctions, TheOpeningAuctionUncrossesThePreOpenBook) {
+  AuctionFixture f;
+  const InstrumentIndex nox = f.d.core->rules().find_instrument("NOX.BJ.2027");
+  const auto [seller, buyer] = counterparties(*f.d.core, nox);
+  ASSERT_NE(seller, rules::kNone);
+  ASSERT_NE(buyer, rules::kNone);
+  f.clock.set(beijing(9, 16));
+  f.d.step();
+  ASSERT_EQ(f.d.core->state(nox), TradingState::pre_open);
+  const Fen ref = *f.d.core->reference_fen(nox);
+  const Fen tick = f.d.core->rules().instruments[nox].tick_fen;
+  f.order(nox, seller, Side::sell, ref - tick, 2);
+  f.order(nox, buyer, Side::buy, ref + tick, 1);
+  f.d.step();
+  EXPECT_EQ(f.count(EventKind::trade, nox), 0u) << "pre-open collects without matching";
+  EXPECT_GT(f.count(EventKind::indicative, nox), 0u);
+  f.clock.set(beijing(9, 30));
+  f.d.step();
+  EXPECT_EQ(f.d.core->state(nox), TradingState::open);
+  EXPECT_EQ(f.count(EventKind::trade, nox), 1u) << "the opening auction";
+  EXPECT_TRUE(f.d.core->check().empty());
+}
+
+TEST(CoreAuctions, BatchInstrumentsUncrossEveryInterval) {
+  AuctionFixture f;
+  const auto& rules = f.d.core->rules();
+  InstrumentIndex batch = rules::kNone;
+  for (InstrumentIndex i = 0; i < rules.instruments.size(); ++i) {
+    if (rules.instruments[i].mode == rules::TradingMode::batch) batch = i;
+  }
+  ASSERT_NE(batch, rules::kNone);
+  const auto tau = static_cast<std::int64_t>(rules.instruments[batch].batch_interval_ms) * kMs;
+  const auto [seller, buyer] = counterparties(*f.d.core, batch);
+  ASSERT_NE(seller, rules::kNone);
+  ASSERT_NE(buyer, rules::kNone);
+  f.clock.set(beijing(10, 0) + tau / 4);
+  f.d.step();
+  EXPECT_EQ(f.d.core->state(batch), TradingState::call);
+  const Fen ref = *f.d.core->reference_fen(batch);
+  f.order(batch, seller, Side::sell, ref, 3);
+  f.order(batch, buyer, Side::buy, ref + 1, 2);
+  f.d.step();
+  EXPECT_EQ(f.count(EventKind::trade, batch), 0u) << "orders collect between auctions";
+  f.clock.set(beijing(10, 0) + tau);
+  f.d.step();
+  EXPECT_EQ(f.count(EventKind::trade, batch), 1u) << "the next batch auction uncrosses";
+  // The catch-up after a pause runs one auction, not one per missed interval.
+  const auto uncrosses_before = f.d.core->last_seq();
+  f.clock.set(beijing(10, 30));
+  f.d.step();
+  EXPECT_LT(f.d.core->last_seq() - uncrosses_before, 20u);
+  EXPECT_TRUE(f.d.core->check().empty());
+}
+
+TEST(CoreAuctions, CallInstrumentsTradeOnlyAtTheirCallTimes) {
+  AuctionFixture f;
+  const auto& rules = f.d.core->rules();
+  InstrumentIndex call = rules::kNone;
+  for (InstrumentIndex i = 0; i < rules.instruments.size(); ++i) {
+    if (rules.instruments[i].mode == rules::TradingMode::call) call = i;
+  }
+  ASSERT_NE(call, rules::kNone);
+  const auto& times = rules.instruments[call].call_times_min;
+  ASSERT_FALSE(times.empty());
+  const auto [seller, buyer] = counterparties(*f.d.core, call);
+  ASSERT_NE(seller, rules::kNone);
+  ASSERT_NE(buyer, rules::kNone);
+  const std::uint32_t first = times.front();
+  f.clock.set(beijing(first / 60, first % 60) - 60 * 1000 * kMs);  // a minute before
+  f.d.step();
+  ASSERT_TRUE(engine::is_call_phase(f.d.core->state(call)));
+  const Fen ref = *f.d.core->reference_fen(call);
+  f.order(call, seller, Side::sell, ref, 2);
+  f.order(call, buyer, Side::buy, ref, 2);
+  f.d.step();
+  EXPECT_EQ(f.count(EventKind::trade, call), 0u);
+  f.clock.set(beijing(first / 60, first % 60));
+  f.d.step();
+  EXPECT_EQ(f.count(EventKind::trade, call), 1u) << "the call auction at its time";
+  EXPECT_TRUE(f.d.core->check().empty());
+}
+
+}  // namespace
+}  // namespace haihe::exchange::test
