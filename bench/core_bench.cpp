@@ -31,6 +31,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <ctime>
 #include <vector>
 
 #include "bench/bench_market.h"
@@ -259,6 +260,57 @@ void BM_Core(benchmark::State& state) {
   state.SetLabel(std::string(durability == ledger::Durability::none ? "none" : "full") +
                  (offered > 0 ? " offered " + std::to_string(static_cast<long>(offered)) + "/s" : " saturation"));
 }
+
+/// The single writer alone: one thread submits `batch` commands, runs one
+/// core step (execute, commit, publish) and drains the events; the step's
+/// thread CPU time gives the core's own cost per command, which the
+/// machine's other load does not inflate (wall-clock runs above do).
+void BM_CoreStep(benchmark::State& state) {
+  const auto durability = state.range(0) == 0 ? ledger::Durability::none : ledger::Durability::full;
+  const auto batch = static_cast<std::size_t>(state.range(1));
+  const auto dir = std::filesystem::path(std::getenv("HAIHE_BENCH_DIR") ? std::getenv("HAIHE_BENCH_DIR") : ".") /
+                   ("core-step-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const std::string text = bench_rules_text();
+  BenchClock clock;
+  CoreOptions o;
+  o.data_dir = dir;
+  o.rules = rules::load_rules_text(text, "core-bench.toml");
+  o.rules_text = text;
+  o.durability = durability;
+  o.clock = &clock;
+  o.max_batch = static_cast<std::uint32_t>(batch);
+  auto core = Core::open(o);
+  auto sub = core->subscribe(Audience::regulator, rules::kNone, 1u << 20);
+  const auto stream = make_stream(0, 1'000'000, o.rules->find_party("E0"));
+  std::vector<Event> events(1u << 16);
+  std::size_t at = 0;
+  double cpu_s = 0;
+  std::uint64_t commands = 0;
+  for (auto _ : state) {
+    for (std::size_t k = 0; k < batch; ++k) {
+      core->submit(stream[at]);
+      at = (at + 1) % stream.size();
+    }
+    timespec a{}, b{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    commands += core->step();
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    cpu_s += static_cast<double>(b.tv_sec - a.tv_sec) + static_cast<double>(b.tv_nsec - a.tv_nsec) / 1e9;
+    while (sub->poll(std::span<Event>(events)) > 0) {
+    }
+  }
+  const auto stats = core->stats();
+  state.counters["cmds_per_cpu_s"] = static_cast<double>(commands) / cpu_s;
+  state.counters["exec_us_cmd"] = static_cast<double>(stats.execute_ns) / 1e3 / static_cast<double>(stats.commands);
+  state.counters["commit_us_cmd"] = static_cast<double>(stats.commit_ns) / 1e3 / static_cast<double>(stats.commands);
+  state.counters["publish_us_cmd"] = static_cast<double>(stats.publish_ns) / 1e3 / static_cast<double>(stats.commands);
+  state.counters["trade_share"] = static_cast<double>(stats.trades) / static_cast<double>(stats.commands);
+  state.SetLabel(durability == ledger::Durability::none ? "none" : "full");
+  core.reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_CoreStep)->Args({0, 4096})->Args({1, 4096})->Iterations(150)->Unit(benchmark::kMillisecond);
 
 // Args: durability (0 none, 1 full), offered commands/s (0: saturation), commands per producer.
 BENCHMARK(BM_Core)

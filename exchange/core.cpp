@@ -7,7 +7,6 @@
 #include <boost/lockfree/queue.hpp>
 #include <boost/lockfree/spsc_queue.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
-#include <boost/unordered/unordered_flat_set.hpp>
 #include <cassert>
 #include <chrono>
 #include <condition_variable>
@@ -299,7 +298,7 @@ class CoreImpl {
 
   std::vector<std::byte> make_snapshot() const {
     Writer w;
-    w.out.reserve(64 + orders_.size() * 96 + used_today_.size() * 40);
+    w.out.reserve(64 + orders_.size() * 96 + used_log_.size() * 40);
     w.put(kSnapshotMagic);
     w.put(last_seq_);
     w.put(last_ts_);
@@ -336,10 +335,10 @@ class CoreImpl {
         w.put(o.cum_value_fen);
       });
     }
-    std::vector<PartyClOrd> used(used_today_.begin(), used_today_.end());
-    std::sort(used.begin(), used.end());  // canonical order: the set's own order is not
-    w.put(static_cast<std::uint64_t>(used.size()));
-    for (const auto& k : used) {
+    // Today's ClOrdIDs in the order they were first used (deterministic; the
+    // hash set's own order is not).
+    w.put(static_cast<std::uint64_t>(used_log_.size()));
+    for (const auto& k : used_log_) {
       w.put(k.party);
       w.put(k.id);
     }
@@ -357,6 +356,7 @@ class CoreImpl {
     snapshot_min_ = r.get<std::uint64_t>();
     const auto n = r.get<std::uint32_t>();
     if (n > rules_->instruments.size()) throw CoreError("the snapshot has more instruments than the rules");
+    std::vector<std::pair<PartyClOrd, OrderId>> live_orders;
     for (InstrumentIndex i = 0; i < n; ++i) {
       auto* book = engine_->book(i);
       engine::BookMeta meta;
@@ -396,7 +396,7 @@ class CoreImpl {
         info.cum_qty = o.filled_qty;
         info.cum_value_fen = cum_value;
         orders_.emplace(o.id, info);
-        live_.emplace(PartyClOrd{o.account, cl}, o.id);
+        live_orders.emplace_back(PartyClOrd{o.account, cl}, o.id);
       }
     }
     const auto used = r.get<std::uint64_t>();
@@ -404,8 +404,10 @@ class CoreImpl {
       PartyClOrd key;
       key.party = r.get<PartyIndex>();
       key.id = r.get<ClOrdId>();
-      used_today_.insert(key);
+      clords_.emplace(key, OrderId{0});
+      used_log_.push_back(key);
     }
+    for (const auto& [key, id] : live_orders) clords_.insert_or_assign(key, id);
     if (!r.in.empty()) throw CoreError("damaged core snapshot (trailing bytes)");
   }
 
@@ -567,7 +569,7 @@ class CoreImpl {
       // A snapshot costs O(open orders + today's ClOrdIDs); taking one every
       // max(min, that) commands keeps its cost O(1) per command and the
       // journal a restart re-runs no longer than that.
-      if (commands_since_snapshot_ >= std::max<std::uint64_t>(snapshot_min_, orders_.size() + used_today_.size() / 2)) {
+      if (commands_since_snapshot_ >= std::max<std::uint64_t>(snapshot_min_, orders_.size() + used_log_.size() / 2)) {
         const auto bytes = make_snapshot();
         batch_->put_snapshot(bytes);
         commands_since_snapshot_ = 0;
@@ -619,17 +621,30 @@ class CoreImpl {
       cmd_ = &c;
       last_seq_ = std::max(last_seq_, c.seq);
       last_ts_ = std::max(last_ts_, c.ts_ns);
-      const auto date = local_time(c.ts_ns, rules_->utc_offset_min).date;
-      if (date != current_date_) {
-        used_today_.clear();
-        current_date_ = date;
-      }
+      if (c.ts_ns < day_begin_ns_ || c.ts_ns >= day_end_ns_) new_day(c.ts_ns);
       execute(c);
       if (!fatal_.empty()) break;
     }
     cmd_ = nullptr;
     commands_since_snapshot_ += cmds.size();
     if (!fatal_.empty() && mode_ == Mode::recorded) throw CoreError("recovery: " + fatal_);
+  }
+
+  /// A command of another local date: ClOrdIDs may be used again, except
+  /// those of orders still open (GTC, GTD).
+  void new_day(TimestampNs ts) {
+    const auto lt = local_time(ts, rules_->utc_offset_min);
+    day_begin_ns_ = local_to_utc(lt.date, 0, rules_->utc_offset_min);
+    day_end_ns_ = day_begin_ns_ + kDayNs;
+    if (lt.date == current_date_) return;
+    current_date_ = lt.date;
+    boost::unordered::erase_if(clords_, [](const auto& kv) { return kv.second == 0; });
+    used_log_.clear();
+    for (InstrumentIndex i = 0; i < engine_->instrument_count(); ++i) {
+      engine_->book(i)->for_each_resting([&](const engine::RestingOrder& r) {
+        used_log_.push_back(PartyClOrd{r.account, orders_.at(r.id).cl_ord_id});
+      });
+    }
   }
 
   void publish() {
@@ -910,7 +925,7 @@ class CoreImpl {
     if (c.cl_ord_id.empty()) return refuse(CoreReject::invalid_cl_ord_id);
     if (static_cast<std::uint8_t>(c.side) > 1) return refuse(RejectReason::invalid_side);
     const PartyClOrd key{c.party, c.cl_ord_id};
-    if (!used_today_.insert(key).second) return refuse(CoreReject::duplicate_cl_ord_id);
+    if (!use_cl_ord_id(key)) return refuse(CoreReject::duplicate_cl_ord_id);
 
     auto* book = engine_->book(c.instrument);
     // A closed, halted or paused book refuses before anything is reserved.
@@ -967,12 +982,19 @@ class CoreImpl {
     settle_aggressor(id, book);
   }
 
+  /// Marks a ClOrdID used today; false if it was (or names an open order).
+  bool use_cl_ord_id(const PartyClOrd& key) {
+    if (!clords_.try_emplace(key, OrderId{0}).second) return false;
+    used_log_.push_back(key);
+    return true;
+  }
+
   /// After an order's command: it rests (index its ClOrdID) or is gone.
   void settle_aggressor(OrderId id, const engine::Book<Listener>* book) {
     const auto it = orders_.find(id);
     if (it == orders_.end()) return;  // cancelled or expired: already forgotten
     if (book->find(id)) {
-      live_.insert_or_assign(PartyClOrd{it->second.party, it->second.cl_ord_id}, id);
+      clords_.insert_or_assign(PartyClOrd{it->second.party, it->second.cl_ord_id}, id);
     } else {
       forget(id);  // fully filled
     }
@@ -982,8 +1004,8 @@ class CoreImpl {
     const auto it = orders_.find(id);
     if (it == orders_.end()) return;
     const PartyClOrd key{it->second.party, it->second.cl_ord_id};
-    const auto l = live_.find(key);
-    if (l != live_.end() && l->second == id) live_.erase(l);
+    const auto l = clords_.find(key);
+    if (l != clords_.end() && l->second == id) l->second = 0;  // used today, no longer open
     orders_.erase(it);
   }
 
@@ -1113,12 +1135,12 @@ class CoreImpl {
     OrderInfo& o = it->second;
     const ClOrdId old = o.cl_ord_id;
     const PartyClOrd old_key{o.party, old};
-    const auto l = live_.find(old_key);
-    if (l != live_.end() && l->second == r.order) live_.erase(l);
+    const auto l = clords_.find(old_key);
+    if (l != clords_.end() && l->second == r.order) l->second = 0;
     o.cl_ord_id = cmd_->cl_ord_id;
     o.price_fen = r.price_fen;
     o.order_qty = r.qty;
-    live_.insert_or_assign(PartyClOrd{o.party, o.cl_ord_id}, r.order);
+    clords_.insert_or_assign(PartyClOrd{o.party, o.cl_ord_id}, r.order);
     Event& e = emit(EventKind::order_replaced, Audience::party, o.party, r.instrument);
     describe(e, r.order, o);
     e.orig_cl_ord_id = old;
@@ -1162,8 +1184,8 @@ class CoreImpl {
       return c.order_id;
     }
     if (c.orig_cl_ord_id.empty()) return std::nullopt;
-    const auto it = live_.find(PartyClOrd{c.party, c.orig_cl_ord_id});
-    if (it == live_.end()) return std::nullopt;
+    const auto it = clords_.find(PartyClOrd{c.party, c.orig_cl_ord_id});
+    if (it == clords_.end() || it->second == 0) return std::nullopt;
     return it->second;
   }
 
@@ -1195,7 +1217,7 @@ class CoreImpl {
     const auto id = resolve(c);
     if (!id) return cancel_reject(c, CoreReject::unknown_order, 0);
     if (c.cl_ord_id.empty()) return cancel_reject(c, CoreReject::invalid_cl_ord_id, *id);
-    if (!used_today_.insert(PartyClOrd{c.party, c.cl_ord_id}).second) {
+    if (!use_cl_ord_id(PartyClOrd{c.party, c.cl_ord_id})) {
       return cancel_reject(c, CoreReject::duplicate_cl_ord_id, *id);
     }
     const OrderInfo o = orders_.at(*id);  // a copy: the old terms, to restore
@@ -1504,14 +1526,17 @@ class CoreImpl {
       out.push_back("the ledger holds " + std::to_string(ledger_->open_orders()) + " reservations, the books " +
                     std::to_string(resting) + " orders");
     }
-    for (const auto& [key, id] : live_) {
+    std::size_t live = 0;
+    for (const auto& [key, id] : clords_) {  // (a check: the order of the walk does not matter)
+      if (id == 0) continue;
+      ++live;
       const auto it = orders_.find(id);
       if (it == orders_.end() || it->second.cl_ord_id != key.id) {
         out.push_back("ClOrdID index entry for order " + std::to_string(id) + " is stale");
         break;
       }
     }
-    if (live_.size() != orders_.size()) out.push_back("ClOrdID index size differs from the open orders");
+    if (live != orders_.size()) out.push_back("ClOrdID index: " + std::to_string(live) + " open, the core knows " + std::to_string(orders_.size()));
     for (auto& v : ledger_->check_invariants()) out.push_back(std::move(v));
     return out;
   }
@@ -1597,8 +1622,12 @@ class CoreImpl {
 
   // Orders (never iterated for output: determinism).
   boost::unordered_flat_map<OrderId, OrderInfo> orders_;
-  boost::unordered_flat_map<PartyClOrd, OrderId, PartyClOrdHash> live_;
-  boost::unordered_flat_set<PartyClOrd, PartyClOrdHash> used_today_;
+  // (party, ClOrdID) -> the open order with it, or 0: used today, not open.
+  // Entries of open orders outlive the day; the others are dropped at the
+  // day's first command. used_log_: the keys in first-use order (snapshots).
+  boost::unordered_flat_map<PartyClOrd, OrderId, PartyClOrdHash> clords_;
+  std::vector<PartyClOrd> used_log_;
+  TimestampNs day_begin_ns_ = 0, day_end_ns_ = 0;
 
   // The batch.
   const Command* cmd_ = nullptr;

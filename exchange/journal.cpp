@@ -144,14 +144,12 @@ EventDigest::EventDigest() : ctx_(EVP_MD_CTX_new()) {
   if (ctx_ == nullptr || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr) != 1) {
     throw CoreError("OpenSSL SHA-256 is not available");
   }
-  scratch_.reserve(sizeof(Event) + 8);
 }
 EventDigest::~EventDigest() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 
 void EventDigest::add(const Event& e) {
-  scratch_.clear();
-  encode_words<Event>(e, nullptr, scratch_);
-  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), scratch_.data(), scratch_.size());
+  // The struct's bytes (fixed layout, no padding: the same event, the same bytes).
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), &e, sizeof(Event));
 }
 
 std::array<std::uint8_t, 32> EventDigest::finish() {

@@ -5,7 +5,7 @@
 //   u32 magic kBatchMagic ("HXB1"), u32 version (1),
 //   u64 snapshot_min_commands (the core's snapshot policy, fixed at genesis),
 //   u32 command_count, u32 party_event_count,
-//   32 bytes: SHA-256 of the encoded public (market and regulator) events,
+//   32 bytes: SHA-256 of the public (market and regulator) events' bytes,
 //   command_count encoded Commands, then party_event_count encoded Events
 //   (the events of Audience::party, in publication order).
 // A Command or Event is encoded as its 8-byte words (the structs are
@@ -53,7 +53,7 @@ bool decode_batch(std::span<const std::byte> input, BatchRecord& out);
 void encode_command(const Command& c, std::vector<std::byte>& out);
 void encode_event(const Event& e, std::vector<std::byte>& out);
 
-/// SHA-256 over events' encodings (the public digest).
+/// SHA-256 over events' bytes (the public digest).
 class EventDigest {
  public:
   EventDigest();
@@ -65,7 +65,6 @@ class EventDigest {
 
  private:
   void* ctx_;
-  std::vector<std::byte> scratch_;
 };
 
 /// Every command stored in a data directory's journal, in sequence order,
