@@ -46,8 +46,8 @@ case "${1:-}" in
     setup
     build release
     shift
-    # Until `haihe serve` exists (issue 6), run the engine's LOB-W1 replay.
-    exec ./build/release/bench/lob_w1 "$@"
+    # The exchange: FIX 4.4 on port 9878, data in ./haihe-data (haihe serve --help).
+    exec ./build/release/app/haihe serve "$@"
     ;;
   test)
     setup
