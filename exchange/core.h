@@ -178,11 +178,14 @@ struct Command {
 
 // -------------------------------------------------------------------- events
 
-/// Who may see an event.
+/// Who may see an event. A subscription of audience `party` receives that
+/// party's events; `market` the market events; `regulator` EVERY event of
+/// every audience (party, market and regulator), in commit order — the full
+/// copy a regulator's drop copy or a gateway's single publisher reads.
 enum class Audience : std::uint8_t {
   party = 1,      // Event::party's execution events (its orders, positions, admin replies)
   market = 2,     // public market data: book levels, trades (no parties), states
-  regulator = 3,  // trade reports with both parties and every charge
+  regulator = 3,  // trade reports with both parties and every charge (+ all of the above)
 };
 
 enum class EventKind : std::uint8_t {
