@@ -1,6 +1,8 @@
 // engine_micro — Google Benchmark micro-benchmarks of the matching engine:
-// adding a passive order, cancelling one, and an aggressive order sweeping
-// through several price levels. Fixed seeds; not pass/fail.
+// adding a passive order, cancelling one, an aggressive order sweeping
+// through several price levels, and call auctions: an order entering a
+// call book (self-trade check and indicative included) and the uncross.
+// Fixed seeds; not pass/fail.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -23,7 +25,7 @@ struct Sink : NullListener {
 constexpr PriceFen kMid = 100000;
 constexpr std::uint32_t kBatch = 4096;
 
-InstrumentParams params() {
+InstrumentParams params(std::uint32_t max_orders = 2 * kBatch) {
   InstrumentParams p;
   p.tick_fen = 1;
   p.lot_qty = 1;
@@ -31,7 +33,7 @@ InstrumentParams params() {
   p.ceiling_fen = 2 * kMid;
   p.reference_fen = kMid;
   p.band_bps = 100;
-  p.max_orders = 2 * kBatch;
+  p.max_orders = max_orders;
   return p;
 }
 
@@ -123,6 +125,74 @@ void BM_Sweep(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 4 * levels);
 }
 BENCHMARK(BM_Sweep)->Arg(1)->Arg(4)->Arg(16)->Arg(64)->UseManualTime();
+
+/// A call-phase order stream: limit orders uniformly within +-range(0)/2
+/// ticks of the mid on both sides (so bids and asks overlap over range(0)
+/// levels and most orders cross), 500 accounts (some self-crossing: the
+/// self-trade check at entry runs), the indicative recomputed after each.
+/// The book is rebuilt every range(1) orders: the per-order cost averaged
+/// over 0..range(1) resting orders, the indicative's O(levels in the
+/// overlap) and the self-trade check's O(crossing orders of the other side)
+/// included.
+std::vector<NewOrder> call_orders(std::uint64_t seed, PriceFen width, std::uint32_t n) {
+  haihe::engine::lob_w1::SplitMix64 rng{seed};
+  std::vector<NewOrder> orders;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const auto side = static_cast<Side>(rng.next() & 1);
+    const PriceFen px = kMid - width / 2 + static_cast<PriceFen>(rng.next() % static_cast<std::uint64_t>(width));
+    NewOrder o = order(i + 1, side, px, static_cast<Qty>(1 + rng.next() % 100));
+    o.account = static_cast<AccountId>(rng.next() % 500);
+    o.stp = StpMode::cancel_oldest;
+    orders.push_back(o);
+  }
+  return orders;
+}
+
+std::unique_ptr<Book<Sink>> call_book(Sink& s, std::uint32_t max_orders = 2 * kBatch) {
+  auto b = std::make_unique<Book<Sink>>(params(max_orders), s);
+  b->set_state(TradingState::call);
+  return b;
+}
+
+void BM_CallAdd(benchmark::State& state) {
+  Sink sink;
+  const auto n = static_cast<std::uint32_t>(state.range(1));
+  auto book = call_book(sink, n);
+  const std::vector<NewOrder> orders = call_orders(3, static_cast<PriceFen>(state.range(0)), n);
+  std::uint32_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(book->new_order(orders[i]));
+    if (++i == n) {
+      state.PauseTiming();
+      book = call_book(sink, n);
+      i = 0;
+      state.ResumeTiming();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CallAdd)->Args({10, 4096})->Args({100, 4096})->Args({1000, 4096})->Args({100, 32768});
+
+/// The uncross of a call book holding range(0) orders over 100 levels
+/// around the mid.
+void BM_Uncross(benchmark::State& state) {
+  Sink sink;
+  const auto n = static_cast<std::uint32_t>(state.range(0));
+  const std::vector<NewOrder> orders = call_orders(4, 100, n);
+  std::uint64_t traded = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto book = call_book(sink);
+    for (const NewOrder& o : orders) book->new_order(o);
+    state.ResumeTiming();
+    const UncrossResult r = book->uncross();
+    benchmark::DoNotOptimize(r);
+    traded += r.trades;
+  }
+  state.counters["trades_per_uncross"] = static_cast<double>(traded) / static_cast<double>(state.iterations());
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_Uncross)->Arg(1000)->Arg(4000);
 
 }  // namespace
 

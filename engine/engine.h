@@ -76,7 +76,8 @@
 // own account on the other side, its StpMode is applied to them at entry,
 // as if it had met them in continuous matching (see new_order below). So
 // every eligible pair in an uncross is of two different accounts, and an
-// uncross never self-trades.
+// uncross never self-trades. Cost: a crossing order entering a call phase
+// visits the other side's orders it crosses (O(those orders)).
 //
 // Indicative: in a call phase, indicative() is what uncross() would do now
 // (clearing price, volume, imbalance); outside call phases, and when
@@ -85,6 +86,10 @@
 // O(1) when the book is not crossed, else O(non-empty price levels in
 // [best ask, best bid]) per command that changes the book in a call phase;
 // a passive order that does not cross (in any state) costs nothing extra.
+// Measured (bench/engine_micro BM_CallAdd, books of up to 4096 orders, 2
+// cores shared): ~1.7 us per order with 10 overlapping levels, ~2.6 us with
+// 100, ~10 us with 1000; ~3.2 us with 100 levels and up to 32768 orders.
+// An uncross of 4000 orders takes ~85 us (BM_Uncross).
 //
 // Commands and their checks (first failing check wins, in this order)
 // ------------------------------------------------------------------

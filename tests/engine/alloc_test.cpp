@@ -52,6 +52,7 @@ struct Counting : NullListener {
   void on_replaced(const Replaced&) noexcept { ++events; }
   void on_expired(const Expired&) noexcept { ++events; }
   void on_level(const LevelChanged&) noexcept { ++events; }
+  void on_indicative(const Indicative&) noexcept { ++events; }
 };
 
 TEST(EngineAlloc, SteadyStateDoesNotAllocate) {
@@ -68,11 +69,12 @@ TEST(EngineAlloc, SteadyStateDoesNotAllocate) {
   p.ceiling_fen = 2 * lob_w1::kMid;
   p.reference_fen = lob_w1::kMid;
   p.band_bps = 100;
-  p.max_orders = w.peak_resting + 64;
+  p.max_orders = w.peak_resting + 64 + 200;  // + a call phase's orders
   Counting l;
   Engine<Counting> e(std::span<const InstrumentParams>(&p, 1), l);  // allocation happens here
   e.set_state(0, TradingState::open);
 
+  std::uint64_t failures = 0;
   g_allocations = 0;
   g_counting = true;
   for (const auto& op : w.ops) {
@@ -99,7 +101,21 @@ TEST(EngineAlloc, SteadyStateDoesNotAllocate) {
     if (op.id % 50'000 == 49'999) {
       e.mass_cancel(3);
       e.set_state(0, TradingState::midday_break);
-      e.set_state(0, TradingState::open);
+      // A call phase: crossing orders (some self-crossing), an indicative,
+      // a replace and a cancel, then the uncross and back to open.
+      e.set_state(0, TradingState::call);
+      for (std::uint64_t k = 0; k < 200; ++k) {
+        const OrderId id = 1'000'000'000 + op.id * 1000 + k;
+        const auto s = static_cast<Side>(k & 1);
+        const auto px = static_cast<PriceFen>(lob_w1::kMid + (s == Side::buy ? 1 : -1) * static_cast<PriceFen>(k % 20));
+        e.new_order(NewOrder{0, id, static_cast<AccountId>(k % 7), s, OrderType::limit, TimeInForce::day,
+                             static_cast<StpMode>(k % 3), false, px, static_cast<Qty>(1 + k % 9), 0});
+        if (k % 10 == 0) e.replace(ReplaceOrder{0, id, static_cast<AccountId>(k % 7), px, 20});
+        if (k % 13 == 0) e.cancel(CancelOrder{0, id, static_cast<AccountId>(k % 7)});
+      }
+      if (e.book(0)->indicative().volume_qty > 0) ++l.events;
+      if (e.uncross(0).trades > 0) ++l.events;
+      if (e.set_state(0, TradingState::open) != RejectReason::none) ++failures;
       e.expire_gtd(0, 20270101);
       e.set_reference(0, lob_w1::kMid + 1);
       e.book(0)->for_each_resting([&](const RestingOrder&) { ++l.events; });
@@ -108,6 +124,7 @@ TEST(EngineAlloc, SteadyStateDoesNotAllocate) {
   e.end_of_day(0);
   g_counting = false;
   EXPECT_EQ(g_allocations, 0u);
+  EXPECT_EQ(failures, 0u);
   EXPECT_GT(l.events, kOps);
 }
 
