@@ -24,6 +24,8 @@ int cmd_replay(Args args); // haihe replay --data DIR (app/cmd_replay.cpp)
 // --- FIX gateway (issue 6)
 int cmd_serve(Args args);   // haihe serve (app/cmd_serve.cpp)
 int cmd_passwd(Args args);  // haihe passwd (app/cmd_passwd.cpp)
+// --- market-design lab (issue 7)
+int cmd_sim(Args args);     // haihe sim SCENARIO | --replay DIR (app/cmd_sim.cpp)
 
 /// Exit codes shared by every subcommand.
 inline constexpr int kExitOk = 0;

@@ -16,6 +16,8 @@ constexpr std::array kSubcommands = {
     // --- FIX gateway (issue 6)
     Subcommand{"serve", "run the exchange (FIX gateway, core, ledger): haihe serve [--data DIR]", haihe::app::cmd_serve},
     Subcommand{"passwd", "set a party's FIX password: haihe passwd --data DIR --party ID", haihe::app::cmd_passwd},
+    // --- market-design lab (issue 7)
+    Subcommand{"sim", "the market-design lab: haihe sim SCENARIO [--design D] [--seeds A..B] [--out DIR]", haihe::app::cmd_sim},
 };
 
 void print_help(std::FILE* out) {

@@ -93,6 +93,7 @@ void bar_chart(const Plan& plan, const SweepResult& sweep, std::size_t metric, c
   gp += fmt::format("set title {}\n", gp_quote(title));
   gp += fmt::format("set ylabel {}\n", gp_quote(ylabel));
   gp += "set style fill solid 0.5 border -1\nset boxwidth 0.6\nset grid ytics\nset xtics rotate by -20\n"
+        "set yrange [*<0:*]\n"
         "set xrange [-0.7:" + std::to_string(plan.treatments.size()) + "-0.3]\n";
   gp += fmt::format("plot '{0}.dat' using 1:3:xtic(2) with boxes lc rgb '#4c72b0' notitle, \\\n"
                     "     '{0}.dat' using 1:3:4:5 with yerrorbars lc rgb 'black' pt 7 ps 0.5 title 'mean, 95% CI'\n",

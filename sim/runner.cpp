@@ -217,22 +217,32 @@ RunResult run_one(const Plan& plan, std::size_t treatment, std::uint64_t seed, c
   agents.reserve(s.agents.size());
   std::vector<Event> events(4096);
 
-  const auto drain = [&] {
+  // Takes every event the last step published (core time) ...
+  std::vector<Event> pending;
+  const auto poll = [&] {
+    pending.clear();
     for (;;) {
       const std::size_t n = sub->poll(std::span<Event>(events));
-      for (std::size_t k = 0; k < n; ++k) {
-        const Event& e = events[k];
-        if (e.audience == Audience::party) {
-          if (e.party < agent_of_party.size() && agent_of_party[e.party] >= 0) {
-            agents[static_cast<std::size_t>(agent_of_party[e.party])].on_event(e);
-          }
-        } else {
-          market.on_event(e);
-        }
-      }
+      pending.insert(pending.end(), events.begin(), events.begin() + static_cast<std::ptrdiff_t>(n));
       if (n < events.size()) break;
     }
     if (sub->cut_off()) throw std::runtime_error("sim: the event subscription was cut off: " + sub->cut_off_reason());
+  };
+  // ... and hands them to the market observer and the agents (agent time).
+  const auto dispatch = [&] {
+    for (const Event& e : pending) {
+      if (e.audience == Audience::party) {
+        if (e.party < agent_of_party.size() && agent_of_party[e.party] >= 0) {
+          agents[static_cast<std::size_t>(agent_of_party[e.party])].on_event(e);
+        }
+      } else {
+        market.on_event(e);
+      }
+    }
+  };
+  const auto drain = [&] {
+    poll();
+    dispatch();
   };
 
   // Open the day: the schedule's pre-open and open are due at the start.
@@ -345,13 +355,13 @@ RunResult run_one(const Plan& plan, std::size_t treatment, std::uint64_t seed, c
     }
     if (stepped < cmds.size()) throw std::runtime_error("sim: the core did not take every command: " + core->failure());
     result.timing.commands += cmds.size();
+    poll();
     const auto t2 = SteadyClock::now();
-    drain();
+    dispatch();
     market.sample();
     const auto t3 = SteadyClock::now();
-    agents_s += std::chrono::duration<double>(t1 - t0).count();
-    core_s += std::chrono::duration<double>(t3 - t1).count();
-    (void)t2;
+    agents_s += std::chrono::duration<double>(t1 - t0).count() + std::chrono::duration<double>(t3 - t2).count();
+    core_s += std::chrono::duration<double>(t2 - t1).count();
   }
   if (const auto f = core->failure(); !f.empty()) throw std::runtime_error("sim: the core failed: " + f);
 

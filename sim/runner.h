@@ -69,8 +69,8 @@ struct PricePoint {
 
 struct RunTiming {
   double setup_s = 0;   // Core::open, genesis, agents
-  double core_s = 0;    // submit + step + polling events
-  double agents_s = 0;  // decisions and event handling
+  double core_s = 0;    // submit + step + taking the events from the subscription
+  double agents_s = 0;  // decisions, event handling, the market observer
   double total_s = 0;
   std::uint64_t commands = 0;
   std::uint64_t steps = 0;
