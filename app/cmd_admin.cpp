@@ -228,14 +228,14 @@ int cmd_admin(Args args) {
   p.add("args", -1);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(static_cast<int>(args.size() - 1), args.data() + 1)
+    po::store(po::command_line_parser(static_cast<int>(args.size()), args.data())
                   .options(all)
                   .positional(p)
                   .run(),
               vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "haihe admin: " << e.what() << "\n\n" << kUsage << opts;
+    std::cerr << "haihe admin: " << e.what() << " (haihe admin --help)\n";
     return kExitUsage;
   }
   if (vm.count("help") != 0) {
@@ -245,7 +245,7 @@ int cmd_admin(Args args) {
   std::string error;
   const auto request = build_request(pos, fen_units, cancel_orders, as, &error);
   if (!request) {
-    std::cerr << "haihe admin: " << error << "\n\n" << kUsage;
+    std::cerr << "haihe admin: " << error << " (haihe admin --help)\n";
     return kExitUsage;
   }
   if (data_dir.empty() == socket_opt.empty()) {

@@ -109,29 +109,57 @@ class ClientApp final : public FIX::Application {
     cv_.notify_all();
   }
 
+  /// Plain TCP: the client drives a SocketInitiator with poll() on its own
+  /// thread (callbacks run inside poll); TLS: a threaded initiator calls
+  /// back from its thread and the client waits on the condition variable.
+  void set_poller(FIX::Initiator* poller) { poller_ = poller; }
+
   /// Waits for the logon; false (with the reason) on logout or timeout.
   bool wait_logon(std::chrono::milliseconds timeout, std::string* why) {
-    std::unique_lock lock(mu_);
-    const bool ok = cv_.wait_for(lock, timeout, [&] { return logged_on_ || (logged_out_ && !logout_text_.empty()); });
-    if (ok && logged_on_) return true;
-    *why = !logout_text_.empty() ? logout_text_
-                                 : "no logon answer in time (is `haihe serve` running there, and is the CompID known?)";
-    return false;
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      {
+        std::lock_guard lock(mu_);
+        if (logged_on_) return true;
+        if ((logged_out_ && !logout_text_.empty()) || Clock::now() >= deadline || g_interrupted.load()) {
+          *why = !logout_text_.empty()
+                     ? logout_text_
+                     : "no logon answer in time (is `haihe serve` running there, and is the CompID known?)";
+          return false;
+        }
+      }
+      wait_some(deadline);
+    }
   }
 
   /// The next inbound message, waiting until `deadline`; nullopt on timeout,
   /// Ctrl-C or a lost session.
   std::optional<FIX::Message> next(Clock::time_point deadline) {
-    std::unique_lock lock(mu_);
-    while (inbox_.empty()) {
-      if (!logged_on_ || g_interrupted.load()) return std::nullopt;
-      const auto step = std::min(deadline, Clock::now() + std::chrono::milliseconds(100));
-      cv_.wait_until(lock, step);
-      if (inbox_.empty() && Clock::now() >= deadline) return std::nullopt;
+    for (;;) {
+      {
+        std::lock_guard lock(mu_);
+        if (!inbox_.empty()) {
+          FIX::Message m = inbox_.front();
+          inbox_.pop_front();
+          return m;
+        }
+        if (!logged_on_ || g_interrupted.load() || Clock::now() >= deadline) return std::nullopt;
+      }
+      wait_some(deadline);
     }
-    FIX::Message m = inbox_.front();
-    inbox_.pop_front();
-    return m;
+  }
+
+  /// Logs out and waits (briefly) for the exchange's Logout.
+  void logout(const FIX::SessionID& id) {
+    if (FIX::Session* s = FIX::Session::lookupSession(id); s != nullptr && s->isLoggedOn()) s->logout();
+    const auto deadline = Clock::now() + std::chrono::seconds(2);
+    for (;;) {
+      {
+        std::lock_guard lock(mu_);
+        if (!logged_on_ || Clock::now() >= deadline) return;
+      }
+      wait_some(deadline);
+    }
   }
 
   bool send(FIX::Message& m) {
@@ -157,6 +185,20 @@ class ClientApp final : public FIX::Application {
   bool logged_on_ = false, logged_out_ = false;
   std::string logout_text_;
   std::deque<FIX::Message> inbox_;
+  FIX::Initiator* poller_ = nullptr;
+
+  // Lets time pass until at most `deadline` (short steps), delivering
+  // callbacks. Called without mu_ held.
+  void wait_some(Clock::time_point deadline) {
+    const auto step = std::min(deadline, Clock::now() + std::chrono::milliseconds(20));
+    if (poller_ != nullptr) {
+      const double s = std::chrono::duration<double>(step - Clock::now()).count();
+      poller_->poll(s > 0 ? s : 0.0);
+    } else {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, step);
+    }
+  }
 };
 
 // ------------------------------------------------------------------ helpers
@@ -241,9 +283,10 @@ std::string with_unit(const std::string& qty, const std::string& unit) {
 void print_fill(const Ctx& c, const FIX::Message& m) {
   const std::string symbol = field(m, 55);
   std::string extra;
+  auto nonzero = [&](int tag) { return m.isSetField(tag) && gateway::parse_price_fen(field(m, tag)).value_or(1) != 0; };
   if (m.isSetField(12)) extra += fmt::format(", fee {} yuan", field(m, 12));
-  if (m.isSetField(20022)) extra += fmt::format(", compensation {} yuan", field(m, 20022));
-  if (m.isSetField(20023)) extra += fmt::format(", levy {} yuan", field(m, 20023));
+  if (nonzero(20022)) extra += fmt::format(", compensation {} yuan", field(m, 20022));
+  if (nonzero(20023)) extra += fmt::format(", levy {} yuan", field(m, 20023));
   if (m.isSetField(20024)) extra += fmt::format(", delivered {}", with_unit(qty_text(field(m, 20024)), unit_of(c, symbol)));
   std::cout << fmt::format("fill: {} {} @ {} yuan (trade {}){}; filled {} of {}, {} left\n", side_name(field(m, 54)),
                            with_unit(qty_text(field(m, 32)), unit_of(c, symbol)), field(m, 31), field(m, 880), extra,
@@ -394,10 +437,13 @@ int do_cancel(const Ctx& c, const std::string& cl) {
     }
     if (t == "8" && field(*msg, 150) == "4" && (field(*msg, 11) == req || field(*msg, 41) == cl)) {
       const std::string symbol = field(*msg, 55);
-      std::cout << fmt::format("cancelled: {} {} {} @ {} yuan (ClOrdID {}), filled {}, {} cancelled\n",
+      const auto order_qty = gateway::parse_qty(field(*msg, 38));
+      const auto cum_qty = gateway::parse_qty(field(*msg, 14));
+      const std::string cancelled =
+          order_qty && cum_qty ? gateway::admin::format_grouped(*order_qty - *cum_qty) : std::string("?");
+      std::cout << fmt::format("cancelled: {} {} {} @ {} yuan (ClOrdID {}): {} had filled, {} cancelled\n",
                                side_name(field(*msg, 54)), with_unit(qty_text(field(*msg, 38)), unit_of(c, symbol)),
-                               symbol, field(*msg, 44), cl, qty_text(field(*msg, 14)),
-                               qty_text(field(*msg, 151).empty() ? "0" : field(*msg, 151)));
+                               symbol, field(*msg, 44), cl, qty_text(field(*msg, 14)), cancelled);
       return kExitOk;
     }
   }
@@ -512,7 +558,7 @@ int do_positions(const Ctx& c, const std::string& party) {
                              qty_text(r.reserved), unit_of(c, r.symbol));
   }
   auto yuan = [](const std::string& s) {
-    const auto f = gateway::parse_price_fen(s);
+    const auto f = gateway::admin::parse_yuan(s);
     return f ? gateway::admin::format_yuan_grouped(*f) : s;
   };
   std::cout << fmt::format("  {:<28} free {:>18}  reserved {:>14}  yuan\n", "cash", yuan(cash_free),
@@ -537,7 +583,7 @@ int do_instruments(const Ctx& c) {
       return kExitRejected;
     }
     if (msg_type(*msg) != "y" || field(*msg, 320) != req) continue;
-    static const char* states[] = {"closed", "pre-open", "open", "break", "halted"};
+    static const char* states[] = {"closed", "pre-open", "open", "break", "halted", "call"};
     std::cout << fmt::format("{:<28} {:>5} {:>6} {:>12} {:>12} {:>12} {:<10} {}\n", "symbol", "unit", "lot",
                              "reference", "band low", "band high", "mode", "state");
     FIX::Group g(146, 55);
@@ -545,7 +591,7 @@ int do_instruments(const Ctx& c) {
     for (int i = 1; i <= n; ++i) {
       msg->getGroup(static_cast<unsigned>(i), g);
       const std::string st = field(g, 20007);
-      const int si = st.size() == 1 && st[0] >= '0' && st[0] <= '4' ? st[0] - '0' : -1;
+      const int si = st.size() == 1 && st[0] >= '0' && st[0] <= '5' ? st[0] - '0' : -1;
       std::cout << fmt::format("{:<28} {:>5} {:>6} {:>12} {:>12} {:>12} {:<10} {}\n", field(g, 55), field(g, 20001),
                                qty_text(field(g, 561)), field(g, 20006), field(g, 20002), field(g, 20003),
                                field(g, 20008), si >= 0 ? states[si] : st);
@@ -765,14 +811,14 @@ int cmd_client(Args args) {
   p.add("args", -1);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(static_cast<int>(args.size() - 1), args.data() + 1)
+    po::store(po::command_line_parser(static_cast<int>(args.size()), args.data())
                   .options(all)
                   .positional(p)
                   .run(),
               vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "haihe client: " << e.what() << "\n\n" << kUsage << opts;
+    std::cerr << "haihe client: " << e.what() << " (haihe client --help)\n";
     return kExitUsage;
   }
   if (vm.count("help") != 0) {
@@ -780,7 +826,7 @@ int cmd_client(Args args) {
     return kExitOk;
   }
   auto usage = [&](const std::string& why) {
-    std::cerr << "haihe client: " << why << "\n\n" << kUsage;
+    std::cerr << "haihe client: " << why << " (haihe client --help)\n";
     return kExitUsage;
   };
   if (as.empty()) return usage("--as PARTY is required");
@@ -898,10 +944,11 @@ int cmd_client(Args args) {
   try {
     if (tls) {
       initiator = std::make_unique<FIX::ThreadedSSLSocketInitiator>(app, store, settings);
+      initiator->start();
     } else {
-      initiator = std::make_unique<FIX::ThreadedSocketInitiator>(app, store, settings);
+      initiator = std::make_unique<FIX::SocketInitiator>(app, store, settings);
+      app.set_poller(initiator.get());
     }
-    initiator->start();
   } catch (const std::exception& e) {
     std::cerr << "haihe client: cannot start the FIX session: " << e.what() << "\n";
     return kExitRejected;
@@ -934,7 +981,8 @@ int cmd_client(Args args) {
   } else if (action == "watch") {
     rc = do_watch(ctx, pos[1], once, depth);
   }
-  initiator->stop();
+  app.logout(sid);
+  initiator->stop(true);
   return rc;
 }
 

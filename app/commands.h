@@ -24,6 +24,9 @@ int cmd_replay(Args args); // haihe replay --data DIR (app/cmd_replay.cpp)
 // --- FIX gateway (issue 6)
 int cmd_serve(Args args);   // haihe serve (app/cmd_serve.cpp)
 int cmd_passwd(Args args);  // haihe passwd (app/cmd_passwd.cpp)
+// --- FIX tools
+int cmd_client(Args args);  // haihe client (app/cmd_client.cpp)
+int cmd_admin(Args args);   // haihe admin (app/cmd_admin.cpp)
 // --- market-design lab (issue 7)
 int cmd_sim(Args args);     // haihe sim SCENARIO | --replay DIR (app/cmd_sim.cpp)
 

@@ -16,6 +16,9 @@ constexpr std::array kSubcommands = {
     // --- FIX gateway (issue 6)
     Subcommand{"serve", "run the exchange (FIX gateway, core, ledger): haihe serve [--data DIR]", haihe::app::cmd_serve},
     Subcommand{"passwd", "set a party's FIX password: haihe passwd --data DIR --party ID", haihe::app::cmd_passwd},
+    // --- FIX tools
+    Subcommand{"client", "a FIX terminal: haihe client --as PARTY buy|sell|cancel|orders|positions|watch", haihe::app::cmd_client},
+    Subcommand{"admin", "operator and regulator actions: haihe admin --data DIR deposit|issue|grant|halt|...", haihe::app::cmd_admin},
     // --- market-design lab (issue 7)
     Subcommand{"sim", "the market-design lab: haihe sim SCENARIO [--design D] [--seeds A..B] [--out DIR]", haihe::app::cmd_sim},
 };
