@@ -30,7 +30,7 @@ namespace po = boost::program_options;
 
 constexpr const char* kUsage =
     "usage: haihe sim SCENARIO [--design D]... [--seeds A..B|A,B,C] [--strategy S]... [--out DIR]\n"
-    "                 [--jobs N] [--no-charts] [--check]\n"
+    "                 [--jobs N] [--no-charts] [--check] [--keep-data DIR]\n"
     "       haihe sim --replay DATA_DIR --design D [--design D]... [--out DIR] [--no-charts]\n"
     "       haihe sim --list\n";
 
@@ -169,6 +169,7 @@ int cmd_sim(Args args) {
       "jobs", po::value<unsigned>(), "worker threads (default: 2, at most the cores)")(
       "no-charts", "write the chart data and scripts but do not run gnuplot")(
       "check", "check the core's books against the ledger at the end of every run")(
+      "keep-data", po::value<std::string>(), "keep the run's data directory here (one design, one seed): audit or replay it")(
       "replay", po::value<std::string>(), "re-run the order flow recorded in this data directory")(
       "list", "list the built-in scenarios");
   po::options_description hidden;
@@ -248,6 +249,12 @@ int cmd_sim(Args args) {
 
   try {
     const sim::Plan plan = sim::make_plan(scenario, designs, strategies);
+    if (vm.count("keep-data")) {
+      if (plan.treatments.size() * so.seeds.size() != 1) {
+        return usage_error("--keep-data keeps one run: give one --design (and --strategy) and one seed");
+      }
+      so.run.keep_data_dir = vm["keep-data"].as<std::string>();
+    }
     ProgressBar bar(isatty(STDERR_FILENO) != 0);
     so.progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); };
     const sim::SweepResult r = sim::sweep(plan, so);

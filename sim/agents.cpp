@@ -139,8 +139,8 @@ void Agent::place(const Quote& q, bool exclusive, std::vector<Command>& out) {
 void Agent::market_maker(const InstrumentView& v, std::vector<Command>& out) {
   if (v.lo_fen > v.hi_fen) return;
   Fen ref = v.reference_fen;
-  if (v.last_trade_fen) {
-    ref = *v.last_trade_fen;
+  if (v.recent_price_fen) {
+    ref = *v.recent_price_fen;
   } else if (v.best_bid_fen && v.best_ask_fen) {
     ref = (*v.best_bid_fen + *v.best_ask_fen) / 2;
   }
@@ -156,7 +156,8 @@ void Agent::market_maker(const InstrumentView& v, std::vector<Command>& out) {
   const std::int64_t ask_lots =
       ask <= hi ? std::min<std::int64_t>(spec_->quote_lots, holdings_qty_ / lot_qty_) : 0;
   if (want_bid) {
-    place(Quote{Side::buy, bid, spec_->quote_lots}, false, out);
+    const std::int64_t lots = std::min<std::int64_t>(spec_->quote_lots, spec_->max_inventory_lots - inventory);
+    place(Quote{Side::buy, bid, lots}, false, out);
   } else {
     cancel(Side::buy, out);
   }

@@ -23,9 +23,11 @@
 // (each turn it picks one side at random among those it can quote).
 //
 // The market maker quotes a bid and an ask `half_spread_fen` around the
-// last trade (else the mid, else the reference), shifted down by
-// `skew_fen` per lot it holds above its start; it stops bidding at
-// `max_inventory_lots` above its start and asks only what it holds.
+// mean of the last 20 trade prices (else the mid, else the reference: a
+// single print of zero-intelligence traders is too noisy), shifted down by
+// `skew_fen` per lot it holds above its start; it never holds more than
+// `max_inventory_lots` above its start (its bid shrinks as it nears the
+// limit) and asks only what it holds.
 //
 // Everything random comes from the agent's own Rng (sim/rng.h).
 #pragma once
@@ -49,6 +51,7 @@ struct InstrumentView {
   std::optional<Fen> best_bid_fen;
   std::optional<Fen> best_ask_fen;
   std::optional<Fen> last_trade_fen;
+  std::optional<Fen> recent_price_fen;  // mean of the last (up to) 20 trade prices
 };
 
 class Agent {

@@ -75,6 +75,12 @@ InstrumentView MarketObserver::view(rules::InstrumentIndex i) const {
   if (!b.bids.empty()) v.best_bid_fen = b.bids.begin()->first;
   if (!b.asks.empty()) v.best_ask_fen = b.asks.begin()->first;
   v.last_trade_fen = b.last_trade_fen;
+  if (!b.trades.empty()) {
+    const std::size_t n = std::min<std::size_t>(20, b.trades.size());
+    Fen sum = 0;
+    for (std::size_t k = b.trades.size() - n; k < b.trades.size(); ++k) sum += b.trades[k].price_fen;
+    v.recent_price_fen = sum / static_cast<Fen>(n);
+  }
   return v;
 }
 

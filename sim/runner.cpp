@@ -168,6 +168,12 @@ Plan make_plan(const Scenario& s, const std::vector<Design>& designs_in, const s
     m.push_back({fmt::format("compensation.{}_fen", base->parties[c].id),
                  fmt::format("ecological compensation paid to {}, fen", base->parties[c].id)});
   }
+  for (const AgentSpec& a : s.agents) {
+    if (a.kind != AgentKind::market_maker) continue;
+    m.push_back({fmt::format("mm.{}.inventory_lots", a.party), "market maker: lots held at the end above its start"});
+    m.push_back({fmt::format("mm.{}.pnl_fen", a.party),
+                 "market maker: cash gained plus its inventory at the last trade price, fen"});
+  }
   for (const auto i : plan.instruments) {
     const std::string& sym = base->instruments[i].symbol;
     m.push_back({sym + ".trades", "trades"});
@@ -257,6 +263,7 @@ RunResult run_one(const Plan& plan, std::size_t treatment, std::uint64_t seed, c
   }
 
   // Agents, from what the ledger holds at the start.
+  std::vector<Fen> start_cash;
   std::vector<Firm> firms;
   std::vector<rules::InstrumentIndex> firm_instrument;
   std::vector<std::size_t> firm_agent;
@@ -302,6 +309,7 @@ RunResult run_one(const Plan& plan, std::size_t treatment, std::uint64_t seed, c
       }
       case AgentKind::market_maker: break;
     }
+    start_cash.push_back(core->ledger().cash(p).free_fen + core->ledger().cash(p).reserved_fen);
     const Strategy st = (a.kind == AgentKind::zi && tr.strategy) ? *tr.strategy : a.strategy;
     agents.emplace_back(a, static_cast<std::uint32_t>(k), p, i, st, std::move(sched), start, mix_seed(seed, k + 1));
     agent_of_party[p] = static_cast<std::int32_t>(k);
@@ -428,6 +436,16 @@ RunResult run_one(const Plan& plan, std::size_t treatment, std::uint64_t seed, c
     v.push_back(static_cast<double>(least));
   }
   for (const auto c : plan.cities) v.push_back(static_cast<double>(market.compensation_fen()[c]));
+  for (std::size_t k = 0; k < agents.size(); ++k) {
+    const Agent& ag = agents[k];
+    if (ag.kind() != AgentKind::market_maker) continue;
+    const ledger::Cash cash = core->ledger().cash(ag.party());
+    const auto& b = market.book(ag.instrument());
+    const Fen mark = b.trades.empty() ? R.instruments[ag.instrument()].reference_fen : b.trades.back().price_fen;
+    const Qty inventory_qty = ag.holdings_qty() - ag.start_holdings_qty();
+    v.push_back(static_cast<double>(ag.position_lots()));
+    v.push_back(static_cast<double>(cash.free_fen + cash.reserved_fen - start_cash[k] + inventory_qty * mark));
+  }
   result.price_paths.resize(plan.instruments.size());
   for (std::size_t j = 0; j < plan.instruments.size(); ++j) {
     const auto i = plan.instruments[j];

@@ -163,6 +163,12 @@ TEST(SimRuns, WaterPaysCompensationToUpstreamCities) {
     EXPECT_GT(paid, 0) << R.parties[c].id;
     EXPECT_EQ(paid, static_cast<double>(by_city[c])) << R.parties[c].id;
   }
+  // The broker in Chengde: within its inventory limit, never short.
+  const double inventory = run.values[metric(plan, "mm.CD_WATER_BROKER.inventory_lots")];
+  EXPECT_GE(inventory, 0);
+  EXPECT_LE(inventory, 40);
+  std::printf("water_haihe seed 1: the broker holds %.0f lots, P&L %.0f fen\n", inventory,
+              run.values[metric(plan, "mm.CD_WATER_BROKER.pnl_fen")]);
   const double eff = run.values[metric(plan, "efficiency")];
   std::printf("water_haihe seed 1: efficiency %.4f, trades %.0f\n", eff, run.values[metric(plan, "trades")]);
   EXPECT_GT(eff, 0.5);
@@ -236,6 +242,53 @@ TEST(SimRuns, ReplayRecordedOrderFlow) {
   for (const auto& w : files.warnings) ADD_FAILURE() << w;
   const std::string csv = read_file(out.path() / "replay.csv");
   EXPECT_EQ(csv.substr(0, csv.find('\n')), "metric,original,batch:100ms,call:5m");
+}
+
+// Agents can be existing parties of a full rules file (here the built-in
+// default market): their holdings and cash come from its genesis.
+TEST(SimRuns, AgentsOnTheDefaultMarket) {
+  const Scenario s = parse_scenario(R"(
+[scenario]
+name = "default_miyun"
+actions = 600
+tick_ms = 500
+actions_per_tick = 2
+rules_file = "default"
+
+[[agents]]
+kind = "water_user"
+id = "CHENGDE_GOV"
+role = "seller"
+instrument = "WATER.MIYUN_CHAO.MUN.2027"
+mv_fen = 60
+mv_slope_fen = 1
+mv_block_qty = 10000
+max_lots = 2000
+max_order_lots = 20
+
+[[agents]]
+kind = "water_user"
+id = "BJ_WATERWORKS"
+role = "buyer"
+instrument = "WATER.MIYUN_CHAO.MUN.2027"
+mv_fen = 250
+mv_slope_fen = 2
+mv_block_qty = 10000
+max_order_lots = 20
+)",
+                                    "default_miyun.toml", ".");
+  const Plan plan = make_plan(s, {design("continuous")});
+  EXPECT_EQ(plan.treatments[0].rules->parties.size(), rules::load_default_rules()->parties.size());
+  RunOptions ro;
+  ro.check_core = true;
+  const RunResult r = run_one(plan, 0, 1, ro);
+  EXPECT_GT(r.values[metric(plan, "trades")], 0);
+  EXPECT_GT(r.values[metric(plan, "compensation.CHENGDE_GOV_fen")], 0);
+  EXPECT_EQ(r.values[metric(plan, "compensation.TANGSHAN_GOV_fen")], 0);
+  EXPECT_EQ(r.values[metric(plan, "rejects")], 0);
+  // The default market's +-10% band around 0.93 yuan holds every trade.
+  EXPECT_GE(r.values[metric(plan, "WATER.MIYUN_CHAO.MUN.2027.vwap_fen")], 84);
+  EXPECT_LE(r.values[metric(plan, "WATER.MIYUN_CHAO.MUN.2027.vwap_fen")], 102);
 }
 
 }  // namespace
