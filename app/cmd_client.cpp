@@ -9,10 +9,24 @@
 // terminal: `orders` and `positions` ask the exchange for the current state.
 // A party whose own trading system keeps a FIX session should not use the
 // client at the same time (one session per party).
+//
+// TLS: QuickFIX 1.15's SSL initiator does not verify the server's
+// certificate, so the client does not use it. With --tls it opens the TLS
+// connection itself (OpenSSL through Boost.Asio), verifies the server's
+// certificate chain (against --tls-ca FILE, else the system's CAs) and its
+// name (--host), and relays the plain FIX session of a local QuickFIX
+// initiator through it over a loopback socket that accepts one connection.
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/program_options.hpp>
 #include <fmt/core.h>
 
@@ -29,6 +43,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/commands.h"
@@ -109,9 +124,9 @@ class ClientApp final : public FIX::Application {
     cv_.notify_all();
   }
 
-  /// Plain TCP: the client drives a SocketInitiator with poll() on its own
-  /// thread (callbacks run inside poll); TLS: a threaded initiator calls
-  /// back from its thread and the client waits on the condition variable.
+  /// The client drives a SocketInitiator with poll() on its own thread (the
+  /// callbacks run inside poll). Without a poller it waits on the condition
+  /// variable for another thread's callbacks.
   void set_poller(FIX::Initiator* poller) { poller_ = poller; }
 
   /// Waits for the logon; false (with the reason) on logout or timeout.
@@ -747,6 +762,138 @@ int do_watch(const Ctx& c, const std::string& symbol, bool once, std::size_t dep
   return kExitOk;
 }
 
+// ------------------------------------------------------------------ TLS
+
+// One verified TLS connection to the exchange, relaying the bytes of one
+// local (loopback) connection. Construction connects, handshakes and
+// verifies (throws std::runtime_error with the reason); start() relays on a
+// thread until either side closes.
+class TlsTunnel {
+ public:
+  TlsTunnel(const std::string& host, int port, const std::string& ca_file, bool insecure,
+            std::chrono::milliseconds timeout)
+      : ctx_(boost::asio::ssl::context::tls_client), upstream_(io_, ctx_), local_(io_), acceptor_(io_) {
+    namespace ssl = boost::asio::ssl;
+    using boost::asio::ip::tcp;
+    ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    boost::system::error_code ec;
+    if (!insecure) {
+      if (!ca_file.empty()) {
+        ctx_.load_verify_file(ca_file, ec);
+        if (ec) throw std::runtime_error(fmt::format("cannot read --tls-ca {}: {}", ca_file, ec.message()));
+      } else {
+        ctx_.set_default_verify_paths();
+      }
+      upstream_.set_verify_mode(ssl::verify_peer);
+      upstream_.set_verify_callback(ssl::host_name_verification(host));
+    } else {
+      upstream_.set_verify_mode(ssl::verify_none);
+    }
+    SSL_set_tlsext_host_name(upstream_.native_handle(), host.c_str());  // SNI
+    // Connect and handshake, bounded by the timeout.
+    bool done = false;
+    tcp::resolver resolver(io_);
+    resolver.async_resolve(host, std::to_string(port), [&](const boost::system::error_code& e, tcp::resolver::results_type r) {
+      if (e) {
+        ec = e;
+        done = true;
+        return;
+      }
+      boost::asio::async_connect(upstream_.lowest_layer(), r, [&](const boost::system::error_code& e2, const tcp::endpoint&) {
+        if (e2) {
+          ec = e2;
+          done = true;
+          return;
+        }
+        upstream_.async_handshake(ssl::stream_base::client, [&](const boost::system::error_code& e3) {
+          ec = e3;
+          done = true;
+        });
+      });
+    });
+    io_.run_for(timeout);
+    if (!done) throw std::runtime_error(fmt::format("no TLS connection to {}:{} in time", host, port));
+    if (ec) {
+      std::string why = ec.message();
+      if (ec.category() == boost::asio::error::get_ssl_category()) {
+        const long v = SSL_get_verify_result(upstream_.native_handle());
+        if (v == X509_V_ERR_UNSPECIFIED) {
+          why = fmt::format("the server's certificate is not for '{}'", host);  // host_name_verification
+        } else if (v != X509_V_OK) {
+          why = X509_verify_cert_error_string(v);
+        }
+      }
+      throw std::runtime_error(fmt::format("TLS connection to {}:{} failed: {}{}", host, port, why,
+                                           insecure ? "" : " (give --tls-ca FILE for a private CA)"));
+    }
+    io_.restart();
+    acceptor_.open(tcp::v4());
+    acceptor_.bind(tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0));
+    acceptor_.listen(1);
+    local_port_ = acceptor_.local_endpoint().port();
+  }
+  ~TlsTunnel() {
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  TlsTunnel(const TlsTunnel&) = delete;
+  TlsTunnel& operator=(const TlsTunnel&) = delete;
+
+  int local_port() const { return local_port_; }
+
+  void start() {
+    acceptor_.async_accept(local_, [this](const boost::system::error_code& ec) {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);  // one connection only
+      if (ec) return;
+      local_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+      upstream_.lowest_layer().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+      pump_down();
+      pump_up();
+    });
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+ private:
+  // exchange -> local
+  void pump_down() {
+    upstream_.async_read_some(boost::asio::buffer(down_), [this](const boost::system::error_code& ec, std::size_t n) {
+      if (ec) return close();
+      boost::asio::async_write(local_, boost::asio::buffer(down_, n),
+                               [this](const boost::system::error_code& e, std::size_t) {
+                                 if (e) return close();
+                                 pump_down();
+                               });
+    });
+  }
+  // local -> exchange
+  void pump_up() {
+    local_.async_read_some(boost::asio::buffer(up_), [this](const boost::system::error_code& ec, std::size_t n) {
+      if (ec) return close();
+      boost::asio::async_write(upstream_, boost::asio::buffer(up_, n),
+                               [this](const boost::system::error_code& e, std::size_t) {
+                                 if (e) return close();
+                                 pump_up();
+                               });
+    });
+  }
+  void close() {
+    boost::system::error_code ignored;
+    local_.close(ignored);
+    upstream_.lowest_layer().close(ignored);
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::ssl::context ctx_;
+  boost::asio::ssl::stream<boost::asio::ip::tcp::socket> upstream_;
+  boost::asio::ip::tcp::socket local_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  int local_port_ = 0;
+  std::array<char, 16384> down_{}, up_{};
+  std::thread thread_;
+};
+
 // ------------------------------------------------------------------ setup
 
 std::optional<std::string> read_password(bool from_stdin, const std::string& flag) {
@@ -907,11 +1054,23 @@ int cmd_client(Args args) {
     return kExitRejected;
   }
 
+  std::unique_ptr<TlsTunnel> tunnel;
+  if (tls) {
+    try {
+      tunnel = std::make_unique<TlsTunnel>(host, port, tls_ca, tls_insecure, std::chrono::seconds(timeout_s));
+      tunnel->start();
+    } catch (const std::exception& e) {
+      std::cerr << "haihe client: " << e.what() << "\n";
+      return kExitRejected;
+    }
+    if (tls_insecure) std::cerr << "haihe client: warning: the server's TLS certificate is not verified (--tls-insecure)\n";
+  }
+
   FIX::SessionSettings settings;
   FIX::Dictionary d;
   d.setString("ConnectionType", "initiator");
-  d.setString("SocketConnectHost", host);
-  d.setInt("SocketConnectPort", port);
+  d.setString("SocketConnectHost", tunnel ? std::string("127.0.0.1") : host);
+  d.setInt("SocketConnectPort", tunnel ? tunnel->local_port() : port);
   d.setInt("HeartBtInt", 30);
   d.setInt("ReconnectInterval", 1);
   d.setString("StartTime", "00:00:00");
@@ -923,32 +1082,16 @@ int cmd_client(Args args) {
   d.setString("ResetOnDisconnect", "Y");
   d.setString("PersistMessages", "N");
   d.setString("SocketNodelay", "Y");
-  if (tls) {
-    if (!tls_ca.empty()) {
-      d.setString("CertificationAuthoritiesFile", tls_ca);
-      d.setInt("CertificateVerifyLevel", 1);
-    } else if (!tls_insecure) {
-      d.setString("CertificationAuthoritiesDirectory", "/etc/ssl/certs");
-      d.setInt("CertificateVerifyLevel", 1);
-    } else {
-      d.setInt("CertificateVerifyLevel", 0);
-      std::cerr << "haihe client: warning: the server's TLS certificate is not verified (--tls-insecure)\n";
-    }
-  }
   const FIX::SessionID sid("FIX.4.4", comp_id, target);
   settings.set(sid, d);
 
+  // Driven by poll() on this thread (see ClientApp::set_poller).
   ClientApp app(as, *pw);
   FIX::MemoryStoreFactory store;
   std::unique_ptr<FIX::Initiator> initiator;
   try {
-    if (tls) {
-      initiator = std::make_unique<FIX::ThreadedSSLSocketInitiator>(app, store, settings);
-      initiator->start();
-    } else {
-      initiator = std::make_unique<FIX::SocketInitiator>(app, store, settings);
-      app.set_poller(initiator.get());
-    }
+    initiator = std::make_unique<FIX::SocketInitiator>(app, store, settings);
+    app.set_poller(initiator.get());
   } catch (const std::exception& e) {
     std::cerr << "haihe client: cannot start the FIX session: " << e.what() << "\n";
     return kExitRejected;

@@ -4,7 +4,9 @@
 // rejections and usage errors with their exit codes.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "tests/gateway/test_client_support.h"
 
@@ -142,6 +144,46 @@ TEST_F(ClientE2E, UsageErrorsExitTwo) {
   const auto help = run_haihe({"client", "--help"});
   EXPECT_EQ(help.code, 0);
   EXPECT_TRUE(has(help, "usage: haihe client")) << help.out;
+}
+
+// TLS: the client verifies the server's certificate chain and name itself.
+TEST(ClientTlsE2E, VerifiesTheServersCertificate) {
+  TempDir dir;
+  const auto cert = dir.path / "cert.pem", key = dir.path / "key.pem";
+  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+                          "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+                          quote(key.string()) + " -out " + quote(cert.string()) + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "no openssl command to make a test certificate";
+  const std::string data = (dir.path / "data").string();
+  ASSERT_EQ(run_haihe({"passwd", "--data", data, "--party", "TJ_PANSHAN_POWER", "--password-stdin"}, "pw").code, 0);
+  const int tls_port = free_port();
+  Serve server(dir.path / "data",
+               {"--tls-cert", cert.string(), "--tls-key", key.string(), "--tls-port", std::to_string(tls_port)});
+  ASSERT_TRUE(server.ready()) << server.log();
+  auto client = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"client", "--tls", "--port", std::to_string(tls_port), "--as",
+                                     "TJ_PANSHAN_POWER", "--password-stdin", "--timeout", "5"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back("positions");
+    return run_haihe(args, "pw");
+  };
+  auto r = client({"--tls-ca", cert.string()});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("200,000,000.00"), std::string::npos) << r.out;
+  r = client({"--tls-ca", cert.string(), "--host", "localhost"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  // Not signed by a CA the client trusts.
+  r = client({});
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("self-signed certificate"), std::string::npos) << r.out;
+  // The right CA, the wrong name.
+  r = client({"--tls-ca", cert.string(), "--host", "127.0.0.2"});
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("not for '127.0.0.2'"), std::string::npos) << r.out;
+  // Explicitly unverified.
+  r = client({"--tls-insecure"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("not verified"), std::string::npos) << r.out;
 }
 
 }  // namespace
