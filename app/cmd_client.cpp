@@ -139,7 +139,8 @@ class ClientApp final : public FIX::Application {
         if ((logged_out_ && !logout_text_.empty()) || Clock::now() >= deadline || g_interrupted.load()) {
           *why = !logout_text_.empty()
                      ? logout_text_
-                     : "no logon answer in time (is `haihe serve` running there, and is the CompID known?)";
+                     : "no logon answer in time (is `haihe serve` running there, is the CompID known, and is "
+                       "no other session of this party logged on, e.g. a `haihe client watch`?)";
           return false;
         }
       }
