@@ -9,7 +9,9 @@
 //                   threads (each run its own Core and directory), in wall
 //                   seconds (target: under 60 s on 2 cores).
 //   BM_CoreOpen     Core::open + first step + close on a fresh temporary
-//                   directory: the per-run setup floor.
+//                   directory: the per-run setup floor, with the queue and
+//                   subscription sized as run_one sizes them (/0) and with
+//                   CoreOptions' defaults (/1).
 //
 //   sim_bench --benchmark_filter=BM_SimRun
 //   sim_bench --benchmark_filter=BM_SimSweep     (about 30 s)
@@ -82,14 +84,19 @@ void BM_CoreOpen(benchmark::State& state) {
     co.rules_text = t.rules_text;
     co.durability = ledger::Durability::none;
     co.clock = &clock;
-    co.max_orders_per_book = 1024;
+    const bool defaults = state.range(0) == 1;
+    if (!defaults) {  // as run_one sizes them for zi_100
+      co.max_orders_per_book = 1024;
+      co.queue_capacity = 104;
+    }
     auto core = exchange::Core::open(co);
-    auto sub = core->subscribe(exchange::Audience::regulator, rules::kNone, 1u << 16);
+    auto sub = core->subscribe(exchange::Audience::regulator, rules::kNone, defaults ? 1u << 16 : 4096);
     core->step();
     benchmark::DoNotOptimize(core.get());
   }
+  state.SetLabel(state.range(0) == 1 ? "CoreOptions defaults" : "sized like run_one");
 }
-BENCHMARK(BM_CoreOpen)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CoreOpen)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -2,7 +2,8 @@
 #include "sim/runner.h"
 
 #include <fmt/format.h>
-#include <stdlib.h>  // mkdtemp
+#include <stdlib.h>  // mkdtemp, getenv
+#include <unistd.h>  // access
 
 #include <algorithm>
 #include <atomic>
@@ -63,8 +64,15 @@ struct SetupAgent {
 
 // ------------------------------------------------------------------- TempDir
 
+std::filesystem::path default_scratch_dir() {
+  if (const char* env = std::getenv("HAIHE_SIM_SCRATCH"); env != nullptr && *env != '\0') return env;
+  // A run's ledger is thrown away: keep it in memory when we can.
+  if (access("/dev/shm", W_OK | X_OK) == 0) return "/dev/shm";
+  return std::filesystem::temp_directory_path();
+}
+
 TempDir::TempDir(const std::filesystem::path& parent) {
-  const std::filesystem::path base = parent.empty() ? std::filesystem::temp_directory_path() : parent;
+  const std::filesystem::path base = parent.empty() ? default_scratch_dir() : parent;
   std::filesystem::create_directories(base);
   std::string tmpl = (base / "haihe-sim-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) {
@@ -210,13 +218,20 @@ RunResult run_one(const Plan& plan, std::size_t treatment, std::uint64_t seed, c
   co.durability = ledger::Durability::none;
   co.clock = &clock;
   co.run_schedule = true;
+  // Sized from the scenario: a fresh Core's buffers are page-faulted in on
+  // every run, so the defaults (65,534 queued commands, 2^16 events) would
+  // cost more than the run. At most two commands per agent turn are queued,
+  // and the events of one step are taken before the next.
   {
     std::uint32_t per_book = 1024;
     while (per_book < 4 * s.agents.size() + 64) per_book *= 2;
     co.max_orders_per_book = per_book;
+    co.queue_capacity = static_cast<std::uint32_t>(std::min<std::uint64_t>(65534, 4ull * s.actions_per_tick + 64));
   }
+  std::size_t sub_capacity = 4096;
+  while (sub_capacity < 256ull * s.actions_per_tick) sub_capacity *= 2;
   std::unique_ptr<Core> core = Core::open(co);
-  auto sub = core->subscribe(Audience::regulator, rules::kNone, 1u << 16);
+  auto sub = core->subscribe(Audience::regulator, rules::kNone, sub_capacity);
   MarketObserver market(R);
   std::vector<std::int32_t> agent_of_party(R.parties.size(), -1);
   std::vector<Agent> agents;

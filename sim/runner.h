@@ -85,8 +85,12 @@ struct RunResult {
   RunTiming timing;
 };
 
+/// Where runs create their throwaway ledgers: $HAIHE_SIM_SCRATCH, else
+/// /dev/shm (memory) when writable, else the system's temporary directory.
+std::filesystem::path default_scratch_dir();
+
 struct RunOptions {
-  std::filesystem::path scratch_dir;  // empty: the system's temporary directory
+  std::filesystem::path scratch_dir;  // empty: default_scratch_dir()
   /// Non-empty: the run's ledger is created here (must hold none) and kept
   /// (e.g. to audit it or replay its journal); else a temporary directory.
   std::filesystem::path keep_data_dir;
@@ -121,7 +125,7 @@ SweepResult sweep(const Plan& plan, const SweepOptions& options);
 /// The directory a run's ledger lives in, removed when destroyed.
 class TempDir {
  public:
-  explicit TempDir(const std::filesystem::path& parent);
+  explicit TempDir(const std::filesystem::path& parent);  // empty: default_scratch_dir()
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
