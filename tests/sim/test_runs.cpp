@@ -27,8 +27,8 @@ namespace haihe::sim {
 namespace {
 
 #ifdef HAIHE_SANITIZE
-constexpr std::uint64_t kGodeSunderSeeds = 12;
-constexpr std::uint64_t kEmissionSeeds = 3;
+constexpr std::uint64_t kGodeSunderSeeds = 30;
+constexpr std::uint64_t kEmissionSeeds = 5;
 #else
 constexpr std::uint64_t kGodeSunderSeeds = 100;
 constexpr std::uint64_t kEmissionSeeds = 20;
