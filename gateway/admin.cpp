@@ -457,7 +457,7 @@ using local = asio::local::stream_protocol;
 using boost::system::error_code;
 
 constexpr std::uint64_t kUserRefTag = 0xAD31'0000'0000'0000ull;  // marks the admin server's commands
-constexpr std::size_t kSubscriptionCapacity = 1u << 14;
+constexpr std::size_t kSubscriptionCapacity = 1u << 12;  // events of the asking party per request
 constexpr auto kPollInterval = std::chrono::microseconds(200);
 constexpr auto kBusyRetry = std::chrono::milliseconds(1);
 
