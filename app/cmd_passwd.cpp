@@ -20,7 +20,7 @@ namespace {
 namespace po = boost::program_options;
 
 constexpr const char* kUsage =
-    "usage: haihe passwd --data DIR --party PARTY_ID [--password-stdin] [--rules FILE] [--iterations N]\n";
+    "usage: haihe passwd [--data DIR] --party PARTY_ID [--password-stdin] [--rules FILE] [--iterations N]\n";
 
 // One line from the terminal without echo.
 bool read_hidden(const char* prompt, std::string& out) {
@@ -45,7 +45,7 @@ bool read_hidden(const char* prompt, std::string& out) {
 
 int cmd_passwd(Args args) {
   po::options_description opts("options");
-  opts.add_options()("help,h", "this help")("data", po::value<std::string>(), "data directory (holds fix-passwords)")(
+  opts.add_options()("help,h", "this help")("data", po::value<std::string>()->default_value("haihe-data"), "data directory (holds fix-passwords; default as haihe serve)")(
       "party", po::value<std::string>(), "party id from the rules, e.g. BJ_WATERWORKS")(
       "password-stdin", "read the password from the first line of standard input")(
       "rules", po::value<std::string>(), "market rules file (default: the embedded default market)")(
@@ -66,8 +66,8 @@ int cmd_passwd(Args args) {
               << opts;
     return kExitOk;
   }
-  if (!vm.count("data") || !vm.count("party")) {
-    std::fprintf(stderr, "haihe passwd: --data and --party are required\n%s", kUsage);
+  if (!vm.count("party")) {
+    std::fprintf(stderr, "haihe passwd: --party is required\n%s", kUsage);
     return kExitUsage;
   }
   const std::string party = vm["party"].as<std::string>();
