@@ -212,7 +212,7 @@ int cmd_admin(Args args) {
   bool fen_units = false, cancel_orders = false, raw = false;
   unsigned timeout_s = 30;
   opts.add_options()("help,h", "show this help")
-      ("data", po::value(&data_dir), "the exchange's data directory (its admin socket is DIR/admin.sock)")
+      ("data", po::value(&data_dir), "the exchange's data directory (its admin socket is DIR/admin.sock; default haihe-data, as haihe serve)")
       ("socket", po::value(&socket_opt), "the admin socket path (instead of --data)")
       ("as", po::value(&as), "who asks: a rules party id (default: the server's operator party)")
       ("fen", po::bool_switch(&fen_units), "AMOUNT and PRICE are integer fen, not yuan")
@@ -248,10 +248,11 @@ int cmd_admin(Args args) {
     std::cerr << "haihe admin: " << error << " (haihe admin --help)\n";
     return kExitUsage;
   }
-  if (data_dir.empty() == socket_opt.empty()) {
-    std::cerr << "haihe admin: give exactly one of --data DIR and --socket PATH\n";
+  if (!data_dir.empty() && !socket_opt.empty()) {
+    std::cerr << "haihe admin: give one of --data DIR and --socket PATH\n";
     return kExitUsage;
   }
+  if (data_dir.empty() && socket_opt.empty()) data_dir = "haihe-data";  // as haihe serve
   if (timeout_s == 0 || timeout_s > 3600) {
     std::cerr << "haihe admin: --timeout must be 1..3600 seconds\n";
     return kExitUsage;

@@ -115,7 +115,7 @@ TEST_F(AdminE2E, UsageErrorsExitTwo) {
   EXPECT_EQ(admin({"deposit", "BJ_GOV", "-5"}).code, 2);
   EXPECT_EQ(admin({"explode"}).code, 2);
   EXPECT_EQ(admin({"resume", "X", "--cancel-orders"}).code, 2);
-  EXPECT_EQ(run_haihe({"admin", "ping"}).code, 2);  // neither --data nor --socket
+  EXPECT_EQ(run_haihe({"admin", "--data", "x", "--socket", "y", "ping"}).code, 2);  // both --data and --socket
   const auto help = run_haihe({"admin", "--help"});
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.out.find("usage: haihe admin"), std::string::npos);
