@@ -415,7 +415,7 @@ class GatewayImpl final : public FIX::Application {
     }
     if (type == "V") return market_data_request(msg, sid, p);
     if (type == "x") return security_list(msg, sid);
-    if (type == "D" || type == "F" || type == "G" || type == "H" || type == "q" || type == "AN") {
+    if (type == "D" || type == "F" || type == "G" || type == "H" || type == "q" || type == "AN" || type == "AF") {
       return order_entry(msg, sid, p, type);
     }
     throw FIX::UnsupportedMessageType();  // QuickFIX answers j, 380=3
@@ -433,6 +433,19 @@ class GatewayImpl final : public FIX::Application {
     std::uint64_t cur_count = 0;   // how many of this party's events of cur_seq
     bool dirty = false;            // fix-sent to write after this batch
     std::vector<Event> positions;  // position events awaiting their cash event
+    // OrderMassStatusRequest (AF): the order_status events of the answer being
+    // collected (with their ExecIDs) until its is_last, so that every report
+    // can carry TotNumReports (911). Bounded by the party's resting orders,
+    // which the engine's pools bound.
+    std::uint64_t mass_ref = 0;
+    std::vector<std::pair<Event, std::string>> mass;
+  };
+
+  // What a report of a mass status answer carries besides the order.
+  struct MassReport {
+    const std::string* req_id = nullptr;  // MassStatusReqID (584)
+    std::size_t total = 0;                // TotNumReports (911)
+    bool last = false;                    // LastRptRequested (912)
   };
 
   struct InstrumentState {
@@ -458,7 +471,8 @@ class GatewayImpl final : public FIX::Application {
   // What the publisher needs to remember of a request (user_ref -> texts).
   struct Pending {
     std::string cl_ord_id;  // F: the cancel request's ClOrdID
-    std::string req_id;     // H: OrdStatusReqID; AN: PosReqID
+    std::string req_id;     // H: OrdStatusReqID; AN: PosReqID; AF: MassStatusReqID
+    bool mass_status = false;  // AF: the order_status events are one mass status answer
   };
 
   PartyIndex party_of(const FIX::SessionID& sid) const {
@@ -570,7 +584,7 @@ class GatewayImpl final : public FIX::Application {
     auto r = new_message("j");
     if (msg.getHeader().isSetField(34)) set(r, 45, msg.getHeader().getField(34));
     set(r, 372, msg.getHeader().getField(FIX::FIELD::MsgType));
-    for (int tag : {11, 262, 320, 710, 790}) {
+    for (int tag : {11, 262, 320, 584, 710, 790}) {
       if (msg.isSetField(tag)) {
         set(r, 379, msg.getField(tag));
         break;
@@ -655,12 +669,16 @@ class GatewayImpl final : public FIX::Application {
     }
     // Requests whose answers need a text the core does not carry.
     std::uint64_t ref = 0;
-    if (type == "F" || (type == "H" && msg.isSetField(790)) || type == "AN") {
+    if (type == "F" || (type == "H" && msg.isSetField(790)) || type == "AN" || type == "AF") {
       ref = next_ref();
       Pending pending;
       if (type == "F") pending.cl_ord_id = msg.getField(11);
       if (type == "H") pending.req_id = msg.getField(790);
       if (type == "AN") pending.req_id = msg.getField(710);
+      if (type == "AF") {
+        pending.req_id = msg.getField(584);  // translate() checked it is there
+        pending.mass_status = true;
+      }
       std::lock_guard lock(pending_mutex_);
       pending_.emplace(ref, std::move(pending));
     }
@@ -898,8 +916,14 @@ class GatewayImpl final : public FIX::Application {
       case EventKind::order_fill:
       case EventKind::order_cancelled:
       case EventKind::order_replaced:
-      case EventKind::order_expired:
-      case EventKind::order_status: return execution_report(e, ps, id);
+      case EventKind::order_expired: return execution_report(e, ps, id);
+      case EventKind::order_status:
+        if (e.user_ref != 0) {
+          if (auto p = take_pending(e.user_ref, false); p && p->mass_status) {
+            return mass_status_report(e, ps, id, p->req_id);
+          }
+        }
+        return execution_report(e, ps, id);
       case EventKind::cancel_rejected: return cancel_rejected(e, ps);
       case EventKind::mass_cancel_done: return mass_cancel_done(e, ps);
       case EventKind::position:
@@ -910,7 +934,34 @@ class GatewayImpl final : public FIX::Application {
     }
   }
 
-  void execution_report(const Event& e, PartyState& ps, const std::string& id) {
+  /// One order_status event of an AF answer: collected until the last, then
+  /// every report is sent with 584, 911 and 912. The core's answer when the
+  /// party has no open order (one rejected event, unknown_order, no order id)
+  /// becomes one report with 911=0.
+  void mass_status_report(const Event& e, PartyState& ps, std::string id, const std::string& req_id) {
+    if (ps.mass_ref != e.user_ref) {
+      // The events of one command are contiguous in a party's stream: a
+      // different ref means a new answer (the old one cannot be incomplete).
+      assert(ps.mass.empty());
+      ps.mass.clear();
+      ps.mass_ref = e.user_ref;
+    }
+    ps.mass.emplace_back(e, std::move(id));
+    if (!e.is_last) return;
+    take_pending(e.user_ref, true);
+    const bool none = ps.mass.size() == 1 && ps.mass[0].first.reject_source != exchange::RejectSource::none &&
+                      ps.mass[0].first.order_id == 0;
+    const std::size_t total = none ? 0 : ps.mass.size();
+    for (std::size_t k = 0; k < ps.mass.size(); ++k) {
+      const MassReport r{&req_id, total, k + 1 == ps.mass.size()};
+      execution_report(ps.mass[k].first, ps, ps.mass[k].second, &r);
+    }
+    ps.mass.clear();
+    if (ps.mass.capacity() > 1024) ps.mass.shrink_to_fit();
+    ps.mass_ref = 0;
+  }
+
+  void execution_report(const Event& e, PartyState& ps, const std::string& id, const MassReport* mass = nullptr) {
     const bool rejected = e.reject_source != exchange::RejectSource::none;
     auto m = new_message("8");
     set(m, 37, e.order_id != 0 ? i2s(static_cast<std::int64_t>(e.order_id)) : "NONE");
@@ -955,7 +1006,13 @@ class GatewayImpl final : public FIX::Application {
         exec_type = "I";
         status = rejected ? "8" : ord_status(e);
         if (cl.empty()) cl = cl_text(e.orig_cl_ord_id);
-        if (const auto p = take_pending(e.user_ref, e.is_last != 0)) set(m, 790, p->req_id);
+        if (mass) {
+          set(m, 584, *mass->req_id);
+          set(m, 911, i2s(static_cast<std::int64_t>(mass->total)));
+          set(m, 912, mass->last ? "Y" : "N");
+        } else if (const auto p = take_pending(e.user_ref, e.is_last != 0)) {
+          set(m, 790, p->req_id);
+        }
         break;
       }
       default: break;
@@ -964,7 +1021,9 @@ class GatewayImpl final : public FIX::Application {
     if (!orig.empty()) set(m, 41, orig);
     set(m, 150, exec_type);
     set(m, 39, status);
-    if (rejected) {
+    if (rejected && mass) {
+      set(m, 58, "no open orders");  // the only rejection of a mass status answer (911=0)
+    } else if (rejected) {
       set(m, 103, i2s(ord_rej_reason(e.reject_source, e.reject_code)));
       set(m, 58, exchange::reject_text(e.reject_source, e.reject_code));
     } else if (e.kind == EventKind::order_cancelled) {
@@ -1294,7 +1353,11 @@ class GatewayImpl final : public FIX::Application {
       ++recovered_;
     });
     record_sent();
-    for (auto& ps : parties_) ps->positions.clear();
+    for (auto& ps : parties_) {
+      ps->positions.clear();
+      ps->mass.clear();
+      ps->mass_ref = 0;
+    }
     // Everything stored is now handed over.
     const Seq last = core_.last_seq();
     for (PartyIndex p = 0; p < parties_.size(); ++p) {

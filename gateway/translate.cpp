@@ -23,6 +23,8 @@ constexpr int kTagSymbol = 55;
 constexpr int kTagTimeInForce = 59;
 constexpr int kTagExpireDate = 432;
 constexpr int kTagMassCancelRequestType = 530;
+constexpr int kTagMassStatusReqID = 584;
+constexpr int kTagMassStatusReqType = 585;
 constexpr int kTagPosReqType = 724;
 constexpr int kTagStpMode = 20031;
 constexpr int kTagMsgType = 35;
@@ -262,6 +264,35 @@ Translation mass_cancel(const FIX::Message& msg, const rules::MarketRules& rules
   return accept(c);
 }
 
+// OrderMassStatusRequest (AF): every open order of the party (585=7) or of
+// one instrument (585=1 with Symbol). FIX 4.4 has no reject message of its
+// own for AF: refusals are BusinessMessageReject (j).
+Translation mass_status(const FIX::Message& msg, const rules::MarketRules& rules, PartyIndex party) {
+  const auto rej = [](int code, std::string text) {
+    return reject(ReplyKind::business_reject, code, std::move(text));
+  };
+  const auto req_id = field(msg, kTagMassStatusReqID);
+  if (!req_id || req_id->empty()) return rej(kBizFieldMissing, "MassStatusReqID (584) missing");
+  if (!account_ok(msg, rules, party)) return rej(kBizNotAuthorized, "Account (1) is not this session's party");
+  exchange::Command c{};
+  c.kind = exchange::CommandKind::order_status;
+  c.party = party;
+  c.order_id = 0;  // neither order_id nor orig_cl_ord_id: every open order
+  const auto type = field(msg, kTagMassStatusReqType);
+  if (type == "7") {
+    c.instrument = rules::kNone;
+  } else if (type == "1") {
+    const auto symbol = field(msg, kTagSymbol);
+    if (!symbol) return rej(kBizFieldMissing, "MassStatusReqType 1 needs Symbol (55)");
+    c.instrument = rules.find_instrument(*symbol);
+    if (c.instrument == rules::kNone) return rej(kBizUnknownSecurity, "unknown symbol");
+  } else {
+    return rej(kBizOther, "MassStatusReqType (585) must be 1 (one security) or 7 (all orders)");
+  }
+  assert(c.orig_cl_ord_id.empty());
+  return accept(c);
+}
+
 Translation positions(const FIX::Message& msg, const rules::MarketRules& rules, PartyIndex party) {
   if (field(msg, kTagPosReqType) != "0") {
     return reject(ReplyKind::business_reject, kBizOther, "PosReqType (724) must be 0 (positions)");
@@ -404,7 +435,8 @@ Translation translate(const FIX::Message& msg, const rules::MarketRules& rules, 
     const auto type = field(msg.getHeader(), kTagMsgType);
     if (!type) return reject(ReplyKind::business_reject, kBizOther, "MsgType (35) missing");
     const bool order_entry =
-        *type == "D" || *type == "F" || *type == "G" || *type == "H" || *type == "q" || *type == "AN";
+        *type == "D" || *type == "F" || *type == "G" || *type == "H" || *type == "q" || *type == "AN" ||
+                             *type == "AF";
     if (!order_entry) {
       return reject(ReplyKind::business_reject, kBizUnsupportedMsgType, "unsupported message type");
     }
@@ -417,6 +449,7 @@ Translation translate(const FIX::Message& msg, const rules::MarketRules& rules, 
     if (*type == "G") return cancel_or_replace(msg, rules, party, true);
     if (*type == "H") return order_status(msg, rules, party);
     if (*type == "q") return mass_cancel(msg, rules, party);
+    if (*type == "AF") return mass_status(msg, rules, party);
     return positions(msg, rules, party);
   } catch (const std::exception& e) {
     return reject(ReplyKind::business_reject, kBizOther, std::string("malformed message: ") + e.what());

@@ -83,10 +83,11 @@ inline constexpr int kBizOther = 0;
 inline constexpr int kBizUnknownSecurity = 2;
 inline constexpr int kBizUnsupportedMsgType = 3;
 inline constexpr int kBizNotAvailable = 4;
+inline constexpr int kBizFieldMissing = 5;  // conditionally required field missing
 inline constexpr int kBizNotAuthorized = 6;
 
 /// Translates an inbound application message of the session of `party`
-/// (D, F, G, H, q, AN). Other message types -> business reject 380=3.
+/// (D, F, G, H, q, AN, AF). Other message types -> business reject 380=3.
 /// A regulator's order entry -> business reject 380=6. The message is
 /// assumed to have passed the data dictionary, but nothing here relies on
 /// it: any field may be missing or malformed. Never throws.

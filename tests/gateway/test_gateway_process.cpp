@@ -391,6 +391,120 @@ TEST_F(Gateway, SecurityListAndPositions) {
   EXPECT_TRUE(cash);
 }
 
+// Sends an OrderMassStatusRequest (AF) and collects its ExecutionReports
+// (matched by MassStatusReqID 584) up to the one with LastRptRequested 912=Y.
+std::vector<FIX::Message> mass_status(Client& c, const std::string& req,
+                                      std::vector<std::pair<int, std::string>> fields) {
+  fields.insert(fields.begin(), {584, req});
+  EXPECT_TRUE(c.send(msg("AF", fields)));
+  std::vector<FIX::Message> out;
+  for (std::size_t k = 0; k < 100; ++k) {
+    auto m = c.wait_for([&](const FIX::Message& x) { return type_of(x) == "8" && get(x, 584) == req; });
+    if (!m) {
+      ADD_FAILURE() << req << ": no report with 912=Y after " << out.size();
+      break;
+    }
+    out.push_back(*m);
+    if (get(*m, 912) == "Y") break;
+  }
+  return out;
+}
+
+TEST_F(Gateway, OrderMassStatus) {
+  auto& c = client("TJ_BINHAI_STEEL");  // may trade CO2.TJ.2027 and WATER.LUAN.IND.2027
+  const std::string kLuan = "WATER.LUAN.IND.2027";
+  // Start with no open order (the suite's other tests may have left some).
+  ASSERT_TRUE(c.send(msg("q", {{11, "MS-CLR"}, {530, "7"}, {60, kNow}})));
+  ASSERT_TRUE(c.wait_for([](const FIX::Message& m) { return type_of(m) == "r" && get(m, 11) == "MS-CLR"; }));
+  c.take_all();
+
+  // No open order: one report, 911=0, 912=Y, no ClOrdID.
+  auto none = mass_status(c, "MS0", {{585, "7"}});
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_EQ(get(none[0], 150), "I");
+  EXPECT_EQ(get(none[0], 39), "8");
+  EXPECT_EQ(get(none[0], 37), "NONE");
+  EXPECT_EQ(get(none[0], 911), "0");
+  EXPECT_EQ(get(none[0], 912), "Y");
+  EXPECT_FALSE(none[0].isSetField(11));
+  EXPECT_EQ(get(none[0], 58), "no open orders");
+
+  // Three open orders on two instruments.
+  ASSERT_TRUE(c.send(new_order("MS-B1", kCo2, "1", "10", "86.50")));
+  auto ack1 = c.wait_for(er("MS-B1", "0"));
+  ASSERT_TRUE(ack1);
+  ASSERT_TRUE(c.send(new_order("MS-B2", kCo2, "1", "20", "86.60", "1")));
+  ASSERT_TRUE(c.wait_for(er("MS-B2", "0")));
+  ASSERT_TRUE(c.send(new_order("MS-B3", kLuan, "1", "1000", "0.90")));
+  ASSERT_TRUE(c.wait_for(er("MS-B3", "0")));
+
+  auto all = mass_status(c, "MS1", {{585, "7"}});
+  ASSERT_EQ(all.size(), 3u);
+  std::map<std::string, FIX::Message> by_cl;
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    EXPECT_EQ(get(all[k], 150), "I");
+    EXPECT_EQ(get(all[k], 911), "3");
+    EXPECT_EQ(get(all[k], 912), k + 1 == all.size() ? "Y" : "N");
+    EXPECT_EQ(get(all[k], 1), "TJ_BINHAI_STEEL");
+    by_cl.emplace(get(all[k], 11), all[k]);
+  }
+  ASSERT_EQ(by_cl.size(), 3u);
+  ASSERT_TRUE(by_cl.count("MS-B1") && by_cl.count("MS-B2") && by_cl.count("MS-B3"));
+  const FIX::Message& b1 = by_cl.at("MS-B1");
+  EXPECT_EQ(get(b1, 37), get(*ack1, 37));
+  EXPECT_EQ(get(b1, 55), kCo2);
+  EXPECT_EQ(get(b1, 54), "1");
+  EXPECT_EQ(get(b1, 39), "0");
+  EXPECT_EQ(get(b1, 38), "10");
+  EXPECT_EQ(get(b1, 44), "86.50");
+  EXPECT_EQ(get(b1, 151), "10");
+  EXPECT_EQ(get(b1, 14), "0");
+  EXPECT_EQ(get(b1, 6), "0.0000");
+  EXPECT_EQ(get(b1, 59), "0");
+  EXPECT_EQ(get(by_cl.at("MS-B2"), 59), "1");
+  EXPECT_EQ(get(by_cl.at("MS-B3"), 55), kLuan);
+  EXPECT_EQ(get(by_cl.at("MS-B3"), 44), "0.90");
+
+  // MassStatusReqType 1: one instrument only.
+  auto co2 = mass_status(c, "MS2", {{585, "1"}, {55, kCo2}});
+  ASSERT_EQ(co2.size(), 2u);
+  for (const auto& m : co2) {
+    EXPECT_EQ(get(m, 55), kCo2);
+    EXPECT_EQ(get(m, 911), "2");
+  }
+  EXPECT_EQ(get(co2[0], 11), "MS-B2");  // book priority: the better bid first
+  EXPECT_EQ(get(co2[1], 11), "MS-B1");
+  EXPECT_EQ(get(co2[1], 912), "Y");
+  auto miyun = mass_status(c, "MS3", {{585, "1"}, {55, kMiyun}});
+  ASSERT_EQ(miyun.size(), 1u);
+  EXPECT_EQ(get(miyun[0], 911), "0");
+  EXPECT_EQ(get(miyun[0], 55), kMiyun);
+
+  // Refusals: BusinessMessageReject naming the request.
+  const auto refused = [&](const std::string& req, std::vector<std::pair<int, std::string>> fields) {
+    fields.insert(fields.begin(), {584, req});
+    EXPECT_TRUE(c.send(msg("AF", fields)));
+    auto j = c.wait_for([&](const FIX::Message& m) { return type_of(m) == "j" && get(m, 379) == req; });
+    EXPECT_TRUE(j) << req;
+    if (j) {
+      EXPECT_EQ(get(*j, 372), "AF");
+    }
+    return j ? std::make_pair(get(*j, 380), get(*j, 58)) : std::make_pair(std::string(), std::string());
+  };
+  EXPECT_EQ(refused("MS4", {{585, "2"}}),
+            std::make_pair(std::string("0"),
+                           std::string("MassStatusReqType (585) must be 1 (one security) or 7 (all orders)")));
+  EXPECT_EQ(refused("MS5", {{585, "1"}, {55, "NO.SUCH"}}).first, "2");
+  EXPECT_EQ(refused("MS6", {{585, "1"}}).first, "5");
+  EXPECT_EQ(refused("MS7", {{585, "7"}, {1, "TJ_PANSHAN_POWER"}}).first, "6");
+  EXPECT_EQ(c.count([](const FIX::Message& m) { return type_of(m) == "8" && m.isSetField(584); }), 0u);
+
+  ASSERT_TRUE(c.send(msg("q", {{11, "MS-CLR2"}, {530, "7"}, {60, kNow}})));
+  auto r = c.wait_for([](const FIX::Message& m) { return type_of(m) == "r" && get(m, 11) == "MS-CLR2"; });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(get(*r, 533), "3");
+}
+
 TEST_F(Gateway, DropCopySeesEveryTradeAndCannotTrade) {
   auto& reg = client("REG_ECOLOGY");
   auto& seller = client("CHENGDE_GOV");
@@ -420,10 +534,11 @@ TEST_F(Gateway, DropCopySeesEveryTradeAndCannotTrade) {
 
 TEST_F(Gateway, UnsupportedMessagesAndThrottle) {
   auto& c = client("CD_FENGNING_IRRIGATION");  // 10 messages per second
-  ASSERT_TRUE(c.send(msg("AF", {{584, "M1"}, {585, "7"}})));
+  ASSERT_TRUE(c.send(msg("AD", {{568, "TR1"}, {569, "0"}})));
   auto j = c.wait_for(of_type("j"));
   ASSERT_TRUE(j);
   EXPECT_EQ(get(*j, 380), "3");
+  EXPECT_EQ(get(*j, 372), "AD");
   std::this_thread::sleep_for(1100ms);  // refill
   for (int k = 0; k < 40; ++k) ASSERT_TRUE(c.send(msg("H", {{11, "T" + std::to_string(k)}})));
   int answered = 0, throttled = 0;

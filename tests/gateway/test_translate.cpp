@@ -194,6 +194,37 @@ TEST(Translate, CancelReplaceStatusMassCancelPositions) {
   EXPECT_EQ(t.command.party, p);
 }
 
+TEST(Translate, OrderMassStatusRequest) {
+  const auto p = party("TJ_BINHAI_STEEL");
+  auto t = translate_raw(fix("AF", {{584, "M1"}, {585, "7"}}), market(), p);
+  ASSERT_TRUE(t.ok) << t.reject.text;
+  EXPECT_EQ(t.command.kind, exchange::CommandKind::order_status);
+  EXPECT_EQ(t.command.party, p);
+  EXPECT_EQ(t.command.order_id, 0u);
+  EXPECT_TRUE(t.command.orig_cl_ord_id.empty());
+  EXPECT_EQ(t.command.instrument, rules::kNone);
+
+  t = translate_raw(fix("AF", {{584, "M2"}, {585, "1"}, {55, "CO2.TJ.2027"}, {1, "TJ_BINHAI_STEEL"}}), market(), p);
+  ASSERT_TRUE(t.ok) << t.reject.text;
+  EXPECT_EQ(t.command.instrument, market().find_instrument("CO2.TJ.2027"));
+  EXPECT_EQ(t.command.order_id, 0u);
+  EXPECT_TRUE(t.command.orig_cl_ord_id.empty());
+
+  const auto refused = [&](const std::vector<std::pair<int, std::string>>& body, int code) {
+    const auto r = translate_raw(fix("AF", body), market(), p);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.reject.reply, ReplyKind::business_reject);
+    EXPECT_EQ(r.reject.code, code) << r.reject.text;
+    EXPECT_FALSE(r.reject.text.empty());
+  };
+  for (const char* type : {"0", "2", "3", "8", "70", ""}) refused({{584, "M3"}, {585, type}}, kBizOther);
+  refused({{584, "M3"}}, kBizOther);
+  refused({{584, "M4"}, {585, "1"}}, kBizFieldMissing);
+  refused({{584, "M5"}, {585, "1"}, {55, "NOPE"}}, kBizUnknownSecurity);
+  refused({{585, "7"}}, kBizFieldMissing);
+  refused({{584, "M6"}, {585, "7"}, {1, "TJ_PANSHAN_POWER"}}, kBizNotAuthorized);
+}
+
 TEST(Translate, RegulatorMayNotTradeAndUnknownTypes) {
   const auto reg = party("REG_ECOLOGY");
   auto t = translate_raw(fix("D", {{11, "A"}, {55, "CO2.TJ.2027"}, {54, "1"}, {38, "1"}, {40, "2"}, {44, "90"}}),
@@ -201,9 +232,12 @@ TEST(Translate, RegulatorMayNotTradeAndUnknownTypes) {
   ASSERT_FALSE(t.ok);
   EXPECT_EQ(t.reject.reply, ReplyKind::business_reject);
   EXPECT_EQ(t.reject.code, kBizNotAuthorized);
-  t = translate_raw(fix("AF", {{584, "x"}, {585, "7"}}), market(), party("BJ_WATERWORKS"));
+  t = translate_raw(fix("AD", {{568, "x"}, {569, "0"}}), market(), party("BJ_WATERWORKS"));
   ASSERT_FALSE(t.ok);
   EXPECT_EQ(t.reject.code, kBizUnsupportedMsgType);
+  t = translate_raw(fix("AF", {{584, "x"}, {585, "7"}}), market(), reg);
+  ASSERT_FALSE(t.ok);
+  EXPECT_EQ(t.reject.code, kBizNotAuthorized);
   t = translate_raw("garbage", market(), party("BJ_WATERWORKS"));
   EXPECT_FALSE(t.ok);
 }
