@@ -211,6 +211,16 @@ int cmd_serve(Args args) {
               static_cast<unsigned long long>(cs.trades), static_cast<unsigned long long>(st.submitted),
               static_cast<unsigned long long>(st.rejected), static_cast<unsigned long long>(st.throttled),
               static_cast<unsigned long long>(st.busy), static_cast<unsigned long long>(st.sent));
+  if (cs.batches > 0 && cs.commands > 0) {
+    std::printf("haihe serve: core: %llu batches (%.1f commands each), %.2f us per command executing, "
+                "%.3f ms per batch committing, %.2f us per command publishing, %.0f journal bytes per command\n",
+                static_cast<unsigned long long>(cs.batches),
+                static_cast<double>(cs.commands) / static_cast<double>(cs.batches),
+                static_cast<double>(cs.execute_ns) / 1e3 / static_cast<double>(cs.commands),
+                static_cast<double>(cs.commit_ns) / 1e6 / static_cast<double>(cs.batches),
+                static_cast<double>(cs.publish_ns) / 1e3 / static_cast<double>(cs.commands),
+                static_cast<double>(cs.journal_bytes) / static_cast<double>(cs.commands));
+  }
   const std::string failure = core->failure();
   if (!failure.empty()) {
     std::fprintf(stderr, "haihe serve: the core failed: %s\n", failure.c_str());
