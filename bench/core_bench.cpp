@@ -120,6 +120,25 @@ std::vector<Command> make_stream(int producer, std::size_t n, PartyIndex first_p
   return out;
 }
 
+/// A fresh data directory under $HAIHE_BENCH_DIR (default: here), on a disk.
+std::filesystem::path bench_dir(const std::string& prefix) {
+  const char* base = std::getenv("HAIHE_BENCH_DIR");
+  auto dir = std::filesystem::path(base != nullptr ? base : ".") / (prefix + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+CoreOptions bench_options(const std::filesystem::path& dir, ledger::Durability durability, exchange::Clock* clock) {
+  static const std::string text = bench_rules_text();
+  CoreOptions o;
+  o.data_dir = dir;
+  o.rules = rules::load_rules_text(text, "core-bench.toml");
+  o.rules_text = text;
+  o.durability = durability;
+  o.clock = clock;
+  return o;
+}
+
 struct Result {
   double cmds_per_s = 0, p50_us = 0, p99_us = 0, p999_us = 0, trade_share = 0, mean_batch = 0;
   double execute_us_per_cmd = 0, commit_us_per_batch = 0, journal_bytes_per_cmd = 0;
@@ -127,17 +146,9 @@ struct Result {
 };
 
 Result run(ledger::Durability durability, double offered_per_s, std::size_t per_producer) {
-  const auto dir = std::filesystem::path(std::getenv("HAIHE_BENCH_DIR") ? std::getenv("HAIHE_BENCH_DIR") : ".") /
-                   ("core-bench-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  const std::string text = bench_rules_text();
+  const auto dir = bench_dir("core-bench-");
   BenchClock clock;
-  CoreOptions o;
-  o.data_dir = dir;
-  o.rules = rules::load_rules_text(text, "core-bench.toml");
-  o.rules_text = text;
-  o.durability = durability;
-  o.clock = &clock;
+  const CoreOptions o = bench_options(dir, durability, &clock);
   auto core = Core::open(o);
   const PartyIndex first = o.rules->find_party("E0");
   // One stream of everything (as a regulator's drop copy sees it); the
@@ -268,17 +279,9 @@ void BM_Core(benchmark::State& state) {
 void BM_CoreStep(benchmark::State& state) {
   const auto durability = state.range(0) == 0 ? ledger::Durability::none : ledger::Durability::full;
   const auto batch = static_cast<std::size_t>(state.range(1));
-  const auto dir = std::filesystem::path(std::getenv("HAIHE_BENCH_DIR") ? std::getenv("HAIHE_BENCH_DIR") : ".") /
-                   ("core-step-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  const std::string text = bench_rules_text();
+  const auto dir = bench_dir("core-step-");
   BenchClock clock;
-  CoreOptions o;
-  o.data_dir = dir;
-  o.rules = rules::load_rules_text(text, "core-bench.toml");
-  o.rules_text = text;
-  o.durability = durability;
-  o.clock = &clock;
+  CoreOptions o = bench_options(dir, durability, &clock);
   o.max_batch = static_cast<std::uint32_t>(batch);
   auto core = Core::open(o);
   auto sub = core->subscribe(Audience::regulator, rules::kNone, 1u << 20);
