@@ -15,6 +15,7 @@
 
 #include "gateway/codes.h"
 #include "gateway/dictionary.h"
+#include "gateway/fast_store.h"
 #include "gateway/passwords.h"
 #include "gateway/quickfix.h"
 #include "gateway/throttle.h"
@@ -527,7 +528,7 @@ class GatewayImpl final : public FIX::Application {
         std::error_code ec;
         fs::create_directories(options_.data_dir / "fix-log", ec);
       }
-      // The plain acceptor owns the sessions (FileStore); the TLS acceptor's
+      // The plain acceptor owns the sessions (FastStore); the TLS acceptor's
       // connections find the same Session objects (QuickFIX looks sessions up
       // in one process-wide table), so its own copies use a NullStore.
       if (options_.port != 0 || !options_.tls) {
@@ -563,8 +564,10 @@ class GatewayImpl final : public FIX::Application {
     return std::make_unique<EventLogFactory>();
   }
 
-  FIX::MessageStoreFactory& store_factory(const FIX::SessionSettings& s) {
-    file_store_factory_ = std::make_unique<FIX::FileStoreFactory>(s);
+  // The sessions' store: FastStore (gateway/fast_store.h) in DATA/fix-store/,
+  // one write per stored message instead of FileStore's stdio round trips.
+  FIX::MessageStoreFactory& store_factory(const FIX::SessionSettings& /*settings*/) {
+    file_store_factory_ = std::make_unique<FastStoreFactory>(options_.data_dir / "fix-store");
     return *file_store_factory_;
   }
 
@@ -1403,7 +1406,7 @@ class GatewayImpl final : public FIX::Application {
 
   FIX::SessionSettings settings_, tls_settings_;
   std::unique_ptr<FIX::LogFactory> log_factory_;
-  std::unique_ptr<FIX::FileStoreFactory> file_store_factory_;
+  std::unique_ptr<FastStoreFactory> file_store_factory_;
   std::unique_ptr<FIX::NullStoreFactory> null_store_factory_;
   std::unique_ptr<FIX::ThreadedSocketAcceptor> acceptor_;
   std::unique_ptr<FIX::ThreadedSSLSocketAcceptor> tls_acceptor_;
