@@ -209,9 +209,11 @@ Result run(ledger::Durability durability, double offered_per_s, std::size_t per_
         std::int64_t due = 0;
         if (gap_ns > 0) {
           due = static_cast<std::int64_t>(gap_ns * static_cast<double>(k));
-          std::int64_t ahead = due - ns_since(Steady::now());
-          if (ahead > 150'000) std::this_thread::sleep_for(std::chrono::nanoseconds(ahead - 100'000));
-          while (ns_since(Steady::now()) < due) std::this_thread::yield();
+          // Sleep until the command is due (a late wake-up counts against
+          // the latency, measured from `due`); never spin: on two cores a
+          // spinning producer would take the core's CPU.
+          const std::int64_t ahead = due - ns_since(Steady::now());
+          if (ahead > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(ahead));
         } else {
           due = ns_since(Steady::now());
         }
