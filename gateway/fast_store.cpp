@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <cerrno>
@@ -136,8 +137,9 @@ void FastStore::load() {
   if (read_exact(seq_fd_, seq.data(), seq.size(), 0, seq_path_) &&
       std::memcmp(seq.data(), kSeqMagic.data(), kSeqMagic.size()) == 0) {
     creation_us_ = static_cast<std::int64_t>(get_u64(seq.data() + 8));
-    const std::uint64_t sender = get_u64(seq.data() + 16);
-    const std::uint64_t target = get_u64(seq.data() + 24);
+    const std::uint32_t sender = get_u32(seq.data() + 16);
+    const std::uint32_t target = get_u32(seq.data() + 20);
+    seq_mark_ = get_u64(seq.data() + 24);
     if (sender < 1 || target < 1 || sender > 0x7FFFFFFFu || target > 0x7FFFFFFFu) {
       throw FIX::IOException("FastStore: corrupt sequence numbers in " + seq_path_.string());
     }
@@ -147,6 +149,7 @@ void FastStore::load() {
     // New (or never completely written) session.
     next_sender_ = 1;
     next_target_ = 1;
+    msg_end_ = 0;  // mark 0: every record in .fmsg counts
     creation_us_ = now_us();
     write_seq_file_whole();
   }
@@ -174,6 +177,8 @@ void FastStore::load() {
     if (!read_exact(msg_fd_, body.data(), len, static_cast<off_t>(pos + kRecordHeaderBytes), msg_path_)) break;
     if (fnv1a32(body.data(), len) != check) break;
     index_[static_cast<int>(seq_num)] = Location{pos + kRecordHeaderBytes, len};
+    // Stored after the numbers were last written: its incr was implied.
+    if (pos >= seq_mark_) next_sender_ = std::max(next_sender_, static_cast<int>(seq_num) + 1);
     pos += kRecordHeaderBytes + len;
   }
   if (pos != file_bytes) {
@@ -181,23 +186,34 @@ void FastStore::load() {
     if (::ftruncate(msg_fd_, static_cast<off_t>(pos)) != 0) fail("cannot truncate", msg_path_, errno);
   }
   msg_end_ = pos;
+  implied_sender_ = next_sender_;
+  // A mark past the end (a crash inside reset(): log cut, numbers not yet
+  // written) would hide the records written from here on: move it.
+  if (seq_mark_ > msg_end_) write_seqnums();
+  assert(seq_mark_ <= msg_end_);
 }
 
 void FastStore::write_seq_file_whole() {
   std::array<char, kSeqFileBytes> seq{};
   std::memcpy(seq.data(), kSeqMagic.data(), kSeqMagic.size());
   put_u64(seq.data() + 8, static_cast<std::uint64_t>(creation_us_));
-  put_u64(seq.data() + 16, static_cast<std::uint64_t>(next_sender_));
-  put_u64(seq.data() + 24, static_cast<std::uint64_t>(next_target_));
+  put_u32(seq.data() + 16, static_cast<std::uint32_t>(next_sender_));
+  put_u32(seq.data() + 20, static_cast<std::uint32_t>(next_target_));
+  put_u64(seq.data() + 24, msg_end_);
   write_all(seq_fd_, seq.data(), seq.size(), 0, true, seq_path_);
+  seq_mark_ = msg_end_;
+  implied_sender_ = next_sender_;
 }
 
 void FastStore::write_seqnums() {
   assert(next_sender_ >= 1 && next_target_ >= 1);
   std::array<char, 16> nums{};
-  put_u64(nums.data(), static_cast<std::uint64_t>(next_sender_));
-  put_u64(nums.data() + 8, static_cast<std::uint64_t>(next_target_));
+  put_u32(nums.data(), static_cast<std::uint32_t>(next_sender_));
+  put_u32(nums.data() + 4, static_cast<std::uint32_t>(next_target_));
+  put_u64(nums.data() + 8, msg_end_);
   write_all(seq_fd_, nums.data(), nums.size(), kSeqNumsOffset, true, seq_path_);
+  seq_mark_ = msg_end_;
+  implied_sender_ = next_sender_;
 }
 
 bool FastStore::set(int seq, const std::string& message) {
@@ -220,6 +236,7 @@ bool FastStore::set(int seq, const std::string& message) {
   write_all(msg_fd_, record_.data(), record_.size(), static_cast<off_t>(msg_end_), true, msg_path_);
   index_[seq] = Location{msg_end_ + kRecordHeaderBytes, len};
   msg_end_ += record_.size();
+  implied_sender_ = std::max(implied_sender_, seq + 1);
   return true;
 }
 
@@ -250,7 +267,8 @@ void FastStore::setNextTargetMsgSeqNum(int value) {
 void FastStore::incrNextSenderMsgSeqNum() {
   assert(next_sender_ < 0x7FFFFFFF);
   ++next_sender_;
-  write_seqnums();
+  // After set(n) the log already says "next is n + 1": no write needed.
+  if (next_sender_ != implied_sender_) write_seqnums();
 }
 
 void FastStore::incrNextTargetMsgSeqNum() {

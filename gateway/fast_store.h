@@ -24,10 +24,19 @@
 //   .fseq  32 bytes:
 //            [0, 8)   magic "HHFSEQ1\0"
 //            [8, 16)  i64 creation time, microseconds since the Unix epoch, UTC
-//            [16, 24) u64 next sender MsgSeqNum
-//            [24, 32) u64 next target MsgSeqNum
-//          Each sequence-number change is ONE pwrite() of bytes [16, 32)
+//            [16, 20) u32 next sender MsgSeqNum, as last written
+//            [20, 24) u32 next target MsgSeqNum
+//            [24, 32) u64 mark: bytes of .fmsg when these were written
+//          A sequence-number change is ONE pwrite() of bytes [16, 32)
 //          (16-byte aligned, inside one page: not torn by a process crash).
+//          The next sender number is derived: max(the stored one, 1 + the
+//          largest seq of the records at or after the mark), so QuickFIX's
+//          incrNextSenderMsgSeqNum() right after set(n) writes nothing (the
+//          record says "next is n + 1"): one syscall per sent message.
+//          Lowering it (setNextSenderMsgSeqNum) writes a new mark, so older
+//          records no longer count. A crash between set(n) and the incr
+//          therefore resumes at n + 1 with n stored (FileStore would reuse
+//          n); the counterparty sees n on its ResendRequest.
 //
 // reset() truncates .fmsg, sets both numbers to 1 and a new creation time;
 // refresh() re-reads both files. A missing or short .fseq is a new session
@@ -100,6 +109,8 @@ class FastStore final : public FIX::MessageStore {
   int msg_fd_ = -1;
   int seq_fd_ = -1;
   std::uint64_t msg_end_ = 0;  // bytes of whole records in .fmsg
+  std::uint64_t seq_mark_ = 0;  // msg_end_ when the numbers were last written
+  int implied_sender_ = 1;      // the next sender number a reopen would derive
   std::map<int, Location> index_;
   int next_sender_ = 1;
   int next_target_ = 1;
