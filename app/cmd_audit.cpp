@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "exchange/core.h"
 #include "ledger/audit.h"
 #include "ledger/ledger.h"
 #include "rules/rules.h"
@@ -32,17 +33,6 @@ constexpr const char* kUsage =
     "usage: haihe audit verify --data DIR\n"
     "       haihe audit report --data DIR [--party ID] [--city REGION] [--instrument SYMBOL]\n"
     "                          [--from TIME] [--to TIME] [--section LIST] [--format table|csv|json]\n";
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned mm = m > 2 ? m - 3 : m + 9;
-  const unsigned doy = (153 * mm + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
 
 // "YYYY-MM-DD[(T| )HH:MM[:SS]]" in local time (UTC+8), or "@NANOSECONDS".
 std::optional<TimestampNs> parse_time(const std::string& s, std::int32_t utc_offset_min) {
@@ -76,28 +66,18 @@ std::optional<TimestampNs> parse_time(const std::string& s, std::int32_t utc_off
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 || h < 0 || mi < 0 || sec < 0) {
     return std::nullopt;
   }
-  const std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - std::int64_t{utc_offset_min} * 60;
-  return secs * 1'000'000'000;
+  if (y < 0) return std::nullopt;
+  const auto date = static_cast<std::uint32_t>(y * 10000 + mo * 100 + d);
+  return exchange::local_to_utc(date, static_cast<std::uint32_t>(h * 60 + mi), utc_offset_min) +
+         std::int64_t{sec} * 1'000'000'000;
 }
 
 std::string format_time(TimestampNs ns, std::int32_t utc_offset_min) {
-  const std::int64_t secs_utc = ns >= 0 ? ns / 1'000'000'000 : -((-ns + 999'999'999) / 1'000'000'000);
-  const std::int64_t secs = secs_utc + std::int64_t{utc_offset_min} * 60;
-  std::int64_t z = (secs >= 0 ? secs : secs - 86399) / 86400;
-  const std::int64_t rem = secs - z * 86400;
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  const std::int64_t ms = (ns % 1'000'000'000 + 1'000'000'000) % 1'000'000'000 / 1'000'000;
-  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}", y + (m <= 2), m, d, rem / 3600,
-                     rem / 60 % 60, rem % 60, ms);
+  const auto lt = exchange::local_time(ns, utc_offset_min);
+  const std::int64_t ms_total = ns / 1'000'000 - (ns % 1'000'000 < 0 ? 1 : 0);
+  const std::int64_t ms_of_minute = ((ms_total % 60'000) + 60'000) % 60'000;
+  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}", lt.date / 10000, lt.date / 100 % 100,
+                     lt.date % 100, lt.minute / 60, lt.minute % 60, ms_of_minute / 1000, ms_of_minute % 1000);
 }
 
 // "#N" for an index the rules do not know, "" for none.

@@ -33,46 +33,23 @@ using rules::kNone;
 
 // ---------------------------------------------------------------- formatting
 
-// Days since 1970-01-01 -> civil date (H. Hinnant).
-void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<std::int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
-}
-
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
-/// UTCTimestamp "YYYYMMDD-HH:MM:SS.sss".
+/// UTCTimestamp "YYYYMMDD-HH:MM:SS.sss" (the calendar from exchange::local_time).
 std::string fix_time(std::int64_t ts_ns) {
+  const auto lt = exchange::local_time(ts_ns, 0);
   const std::int64_t ms_total = floor_div(ts_ns, 1'000'000);
-  const std::int64_t secs = floor_div(ms_total, 1000);
-  const std::int64_t days = floor_div(secs, 86400);
-  const std::int64_t rem = secs - days * 86400;
-  std::int64_t y = 0;
-  unsigned m = 0, d = 0;
-  civil_from_days(days, y, m, d);
+  const std::int64_t ms_of_minute = ms_total - floor_div(ms_total, 60'000) * 60'000;
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04lld%02u%02u-%02lld:%02lld:%02lld.%03lld", static_cast<long long>(y), m, d,
-                static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
-                static_cast<long long>(rem % 60), static_cast<long long>(ms_total - secs * 1000));
+  std::snprintf(buf, sizeof buf, "%08u-%02u:%02u:%02lld.%03lld", lt.date, lt.minute / 60, lt.minute % 60,
+                static_cast<long long>(ms_of_minute / 1000), static_cast<long long>(ms_of_minute % 1000));
   return buf;
 }
 
 /// LocalMktDate "YYYYMMDD" of a timestamp at the market's UTC offset.
 std::string local_date(std::int64_t ts_ns, std::int32_t utc_offset_min) {
-  const std::int64_t secs = floor_div(ts_ns, 1'000'000'000) + std::int64_t{utc_offset_min} * 60;
-  std::int64_t y = 0;
-  unsigned m = 0, d = 0;
-  civil_from_days(floor_div(secs, 86400), y, m, d);
   char buf[16];
-  std::snprintf(buf, sizeof buf, "%04lld%02u%02u", static_cast<long long>(y), m, d);
+  std::snprintf(buf, sizeof buf, "%08u", exchange::local_time(ts_ns, utc_offset_min).date);
   return buf;
 }
 
