@@ -16,27 +16,14 @@
 
 #include "exchange/core.h"
 #include "rules/rules.h"
+#include "tests/temp_dir.h"
 
 namespace haihe::exchange::test {
 
-class TempDir {
+/// A temporary directory named haihe-core-XXXXXX (tests/temp_dir.h).
+class TempDir : public haihe::test::TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "haihe-core-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& s) const { return path_ / s; }
-
- private:
-  std::filesystem::path path_;
+  TempDir() : haihe::test::TempDir("haihe-core") {}
 };
 
 /// Monday 2027-03-15 at hh:mm, Beijing time.
