@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/options.h"
 #include "gateway/admin.h"
 
 namespace haihe::app {
@@ -219,29 +220,9 @@ int cmd_admin(Args args) {
       ("cancel-orders", po::bool_switch(&cancel_orders), "halt: also cancel the resting orders")
       ("raw", po::bool_switch(&raw), "print the protocol reply line as it came")
       ("timeout", po::value(&timeout_s), "seconds to wait for the reply (default 30)");
-  po::options_description hidden;
   std::vector<std::string> pos;
-  hidden.add_options()("args", po::value(&pos));
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description p;
-  p.add("args", -1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(static_cast<int>(args.size()), args.data())
-                  .options(all)
-                  .positional(p)
-                  .run(),
-              vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "haihe admin: " << e.what() << " (haihe admin --help)\n";
-    return kExitUsage;
-  }
-  if (vm.count("help") != 0) {
-    std::cout << kUsage << "\n" << opts;
-    return kExitOk;
-  }
+  if (const auto done = parse_command_line(args, opts, pos, vm, "admin", kUsage)) return *done;
   std::string error;
   const auto request = build_request(pos, fen_units, cancel_orders, as, &error);
   if (!request) {

@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/options.h"
 #include "gateway/admin.h"
 #include "gateway/dictionary.h"
 #include "gateway/quickfix.h"
@@ -950,29 +951,9 @@ int cmd_client(Args args) {
       ("once", po::bool_switch(&once), "watch: print the book once and exit")
       ("depth", po::value(&depth), "watch: levels shown per side (default 10)")
       ("timeout", po::value(&timeout_s), "seconds to wait for the logon and each answer (default 10)");
-  po::options_description hidden;
   std::vector<std::string> pos;
-  hidden.add_options()("args", po::value(&pos));
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description p;
-  p.add("args", -1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(static_cast<int>(args.size()), args.data())
-                  .options(all)
-                  .positional(p)
-                  .run(),
-              vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "haihe client: " << e.what() << " (haihe client --help)\n";
-    return kExitUsage;
-  }
-  if (vm.count("help") != 0) {
-    std::cout << kUsage << "\n" << opts;
-    return kExitOk;
-  }
+  if (const auto done = parse_command_line(args, opts, pos, vm, "client", kUsage)) return *done;
   auto usage = [&](const std::string& why) {
     std::cerr << "haihe client: " << why << " (haihe client --help)\n";
     return kExitUsage;
