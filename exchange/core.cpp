@@ -909,17 +909,6 @@ class CoreImpl {
                               : batch_->reserve_buy(id, party, i, qty, limit);
   }
 
-  /// Water reaches a buyer only inside the zone's own city or along a
-  /// transfer rule; a buy order that no seller could fill is refused at
-  /// entry, so the engine never matches a fill the ledger must refuse.
-  bool may_receive(PartyIndex buyer, InstrumentIndex i) const {
-    const auto& ins = rules_->instruments[i];
-    if (ins.kind != rules::InstrumentKind::water || ins.zone == kNone) return true;
-    const auto region = rules_->parties[buyer].region;
-    if (region != kNone && region == rules_->zones[ins.zone].region) return true;
-    return region != kNone && rules_->transfer(ins.zone, region) != nullptr;
-  }
-
   bool party_ok(PartyIndex p) const { return p < rules_->parties.size(); }
   bool instrument_ok(InstrumentIndex i) const { return i < rules_->instruments.size(); }
 
@@ -935,7 +924,9 @@ class CoreImpl {
     if (!party_ok(c.party)) return refuse(CoreReject::unknown_party);
     if (!instrument_ok(c.instrument)) return refuse(CoreReject::unknown_instrument);
     if (!rules_->may_trade(c.party, c.instrument)) return refuse(CoreReject::not_permitted);
-    if (c.side == Side::buy && !may_receive(c.party, c.instrument)) {
+    // A water buy that no seller outside the buyer's region could fill is
+    // refused at entry, so the engine never matches a fill the ledger must refuse.
+    if (c.side == Side::buy && !ledger_->may_receive_from_any(c.party, c.instrument)) {
       return refuse(ledger::Reason::transfer_not_allowed);
     }
     if (c.cl_ord_id.empty()) return refuse(CoreReject::invalid_cl_ord_id);

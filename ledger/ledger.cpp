@@ -502,6 +502,7 @@ struct LedgerImpl {
 
   BuyQuote need_buy(PartyIndex party, InstrumentIndex inst, Qty qty, Fen limit) const;
   Delivery delivery(PartyIndex seller, PartyIndex buyer, InstrumentIndex inst) const;
+  bool may_receive_from_any(PartyIndex buyer, InstrumentIndex inst) const;
   Reason check_headroom(PartyIndex p, InstrumentIndex i, Qty q) const;
   Reason issue(PartyIndex p, InstrumentIndex i, Qty q);
   Reason retire(PartyIndex p, InstrumentIndex i, Qty q);
@@ -548,6 +549,15 @@ BuyQuote LedgerImpl::need_buy(PartyIndex party, InstrumentIndex inst, Qty qty, F
   q.compensation_fen = static_cast<Fen>(comp);
   q.buyer_fee_fen = static_cast<Fen>(fee);
   return q;
+}
+
+bool LedgerImpl::may_receive_from_any(PartyIndex buyer, InstrumentIndex inst) const {
+  if (buyer >= pol.nP || inst >= pol.nI) return false;
+  const auto& in = pol.inst[inst];
+  if (!in.water) return true;
+  const RegionIndex br = pol.region[buyer];
+  if (br == rules::kNone) return false;
+  return br == in.zone_city || pol.transfer[std::size_t{in.zone} * pol.nR + br].den != 0;
 }
 
 Delivery LedgerImpl::delivery(PartyIndex seller, PartyIndex buyer, InstrumentIndex inst) const {
@@ -1764,6 +1774,9 @@ void Ledger::for_each_order(const std::function<void(OrderId, const OrderReserva
 }
 BuyQuote Ledger::quote_buy(PartyIndex p, InstrumentIndex i, Qty q, Fen limit) const {
   return impl_->need_buy(p, i, q, limit);
+}
+bool Ledger::may_receive_from_any(PartyIndex buyer, InstrumentIndex i) const {
+  return impl_->may_receive_from_any(buyer, i);
 }
 Delivery Ledger::delivery(PartyIndex seller, PartyIndex buyer, InstrumentIndex i) const {
   return impl_->delivery(seller, buyer, i);

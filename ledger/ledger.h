@@ -393,6 +393,11 @@ class Ledger {
 
   BuyQuote quote_buy(PartyIndex party, InstrumentIndex instrument, Qty qty, Fen limit_fen) const;
   Delivery delivery(PartyIndex seller, PartyIndex buyer, InstrumentIndex instrument) const;
+  /// Whether a buyer can receive the instrument from a seller in ANY region
+  /// (delivery() is ok for every seller outside the buyer's own region):
+  /// not water, or the buyer is in the zone's city, or a transfer rule
+  /// covers the buyer's region.
+  bool may_receive_from_any(PartyIndex buyer, InstrumentIndex instrument) const;
   /// Remaining holding-limit headroom (party limit 0 = unlimited: INT64_MAX).
   Qty party_headroom(PartyIndex party, InstrumentIndex instrument) const;
 

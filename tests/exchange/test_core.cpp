@@ -366,10 +366,7 @@ std::pair<PartyIndex, PartyIndex> counterparties(const Core& core, InstrumentInd
   PartyIndex seller = rules::kNone, buyer = rules::kNone;
   for (PartyIndex p = 0; p < rules.parties.size(); ++p) {
     if (!rules.may_trade(p, i)) continue;
-    const auto region = rules.parties[p].region;
-    const bool receives = ins.kind != rules::InstrumentKind::water ||
-                          (region != rules::kNone && (region == rules.zones[ins.zone].region ||
-                                                      rules.transfer(ins.zone, region) != nullptr));
+    const bool receives = core.ledger().may_receive_from_any(p, i);
     if (seller == rules::kNone && core.ledger().holding(p, i).free_qty >= 10 * ins.lot_qty) {
       seller = p;
     } else if (buyer == rules::kNone && receives && core.ledger().cash(p).free_fen > 10'000'000) {
