@@ -61,8 +61,10 @@ int cmd_replay(Args args) {
   }
   const auto started = std::chrono::steady_clock::now();
   int rc = kExitOk;
+  bool replayed = false;
   try {
     const auto r = exchange::replay(data, scratch);
+    replayed = true;
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     fmt::print("replayed {} batches, {} commands in {:.2f} s\n", r.batches, r.commands, s);
     fmt::print("events:     {} execution events compared: {}\n", r.events_compared,
@@ -77,7 +79,7 @@ int cmd_replay(Args args) {
   if (made_scratch && !vm.count("keep")) {
     std::error_code ec;
     std::filesystem::remove_all(scratch, ec);
-  } else {
+  } else if (replayed) {
     fmt::print("replayed ledger kept in {}\n", scratch);
   }
   return rc;
