@@ -136,9 +136,10 @@ int cmd_serve(Args args) {
     return kExitRejected;
   }
   const auto& rec = core->recovery();
-  std::printf("haihe serve: data %s (sync %s): last seq %llu, recovered from snapshot seq %llu, re-ran %llu batches "
-              "(%llu commands), %llu resting orders, %.3f s\n",
+  std::printf("haihe serve: data %s (sync %s): last seq %llu, re-applied %llu batches from the log, recovered from "
+              "snapshot seq %llu, re-ran %llu batches (%llu commands), %llu resting orders, %.3f s\n",
               std::filesystem::absolute(data).c_str(), sync.c_str(), static_cast<unsigned long long>(core->last_seq()),
+              static_cast<unsigned long long>(rec.redone_batches),
               static_cast<unsigned long long>(rec.snapshot_seq), static_cast<unsigned long long>(rec.rerun_batches),
               static_cast<unsigned long long>(rec.rerun_commands), static_cast<unsigned long long>(rec.resting_orders),
               rec.seconds);

@@ -196,6 +196,7 @@ class CoreImpl {
     lo.amend_ts_ns = lo.genesis_ts_ns;
     try {
       ledger_.emplace(ledger::Ledger::open(options_.data_dir, rules_, options_.rules_text, lo));
+      recovery_.redone_batches = ledger_->redone_batches();
     } catch (const ledger::LedgerError& e) {
       throw CoreError(e.what());
     }

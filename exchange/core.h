@@ -37,7 +37,9 @@
 //      release of every remainder;
 //   4. commits ONE ledger transaction holding the batch's effects and its
 //      journal record (the stamped commands with the ledger's decisions, the
-//      per-party events, a digest of the public events);
+//      per-party events, a digest of the public events): with durability
+//      full, one record written and flushed to the ledger's write-ahead log,
+//      which a ledger thread checkpoints into LMDB (ledger/ledger.h);
 //   5. only then publishes the batch's events to the subscribers.
 // Nothing is published that is not committed; a crash loses nothing anyone
 // was told about.
@@ -47,8 +49,8 @@
 // and never iterates an unordered container. The same stamped commands give
 // byte-identical events, journal records and chain head; `replay()` proves it.
 //
-// Recovery: open() opens the ledger (which already holds every committed
-// batch), restores the books and the core's tables from the latest snapshot
+// Recovery: open() opens the ledger (which re-applies the committed batches
+// its last checkpoint did not hold, so it holds every one), restores the books and the core's tables from the latest snapshot
 // (stored in the ledger with the batch that took it) and re-runs the journal
 // after it through the engine. The ledger's decisions are taken from the
 // journal (its effects are already stored), and every re-run batch must
@@ -383,6 +385,7 @@ struct CoreOptions {
 };
 
 struct RecoveryInfo {
+  std::uint64_t redone_batches = 0;  // committed but not checkpointed: re-applied from the ledger's log
   Seq snapshot_seq = 0;        // batch of the snapshot used (0: none, from genesis)
   std::uint64_t rerun_batches = 0;
   std::uint64_t rerun_commands = 0;

@@ -2,6 +2,9 @@
 // hashed into the audit chain. Used by the ledger, `haihe audit` and the
 // tests; nothing here needs the engine or the rules.
 //
+// The write-ahead log (the file wal, beside) holds the batches committed
+// since the last checkpoint in the same bytes: ledger/wal.h.
+//
 // One LMDB environment (data.mdb, lock.mdb) in the data directory with these
 // named databases. Keys are big-endian (so LMDB's byte order is numeric
 // order). Record values are sequences of LEB128 varints (u: unsigned; s:

@@ -9,7 +9,12 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <limits>
 #include <map>
 #include <set>
@@ -22,6 +27,7 @@
 #include "ledger/lmdb_raii.h"
 #include "ledger/sha256.h"
 #include "ledger/state_check.h"
+#include "ledger/wal.h"
 
 namespace haihe::ledger {
 
@@ -447,7 +453,34 @@ struct LedgerImpl {
   std::vector<std::byte> image;    // reservation image being built
   Sha256 sha;
 
+  // Write-ahead log and checkpoints (ledger/wal.h). Once open() is done, a
+  // batch commits by appending its record to `ring`; the applier thread owns
+  // every LMDB write transaction from then on: it puts the records into one
+  // open transaction and commits it (a checkpoint) when the records since
+  // the last one reach a quarter of the ring, when none arrived for
+  // kIdleCheckpoint, after kMaxCheckpointGap, or when the writer asks.
+  std::unique_ptr<wal::Ring> ring;
+  std::uint64_t redone = 0;  // batches re-applied from the log by open()
+  std::thread applier;
+  std::mutex amu;
+  std::condition_variable a_work, a_done;
+  struct Job {
+    Seq seq = 0;
+    bool logged = true;  // in the log; else durable only once its own checkpoint commits
+    std::vector<std::byte> bytes;  // wal::encode
+  };
+  std::deque<Job> a_jobs;           // in seq order (amu)
+  Seq a_want = 0;                   // checkpoint wanted through (amu)
+  Seq a_checkpointed = 0;           // LMDB holds up to (amu)
+  std::uint64_t a_used_bytes = 0;   // LMDB's pages in use at the last checkpoint (amu)
+  std::uint64_t a_pending_bytes = 0;  // records not checkpointed yet (amu)
+  Seq a_failed_seq = 0;             // an unlogged batch LMDB refused, and why (amu)
+  std::string a_failed_why;
+  bool a_stop = false;              // (amu)
+  std::string a_error;              // the applier failed and stopped (amu)
+
   ~LedgerImpl() {
+    stop_applier();
     env.reset();
     if (lock_fd >= 0) ::close(lock_fd);
   }
@@ -519,8 +552,20 @@ struct LedgerImpl {
   CommitInfo commit(Bytes input, TimestampNs ts);
   void abort();
   void build_journal(Bytes input, TimestampNs ts, format::JournalHeader& h);
-  void write_txn(const format::JournalHeader& h, const Hash& new_head);
+  Hash chain_next(const Hash& prev, const wal::Parts& p, std::uint8_t flags);
+  void put_batch(MDB_txn* t, const wal::Parts& p);
+  void put_records(lmdb::Txn& txn, const std::vector<Job>& records);
+  void apply_direct(const std::vector<Job>& records);
+  void publish_checkpoint(Seq through, std::uint64_t bytes);
   void grow_map(std::size_t need);
+  void redo_wal();
+  void start_applier();
+  void stop_applier() noexcept;
+  void applier_loop();
+  void checkpoint_through(Seq seq);
+  void settle() {
+    if (applier.joinable()) checkpoint_through(head);
+  }
 
   std::vector<std::string> check_invariants(bool rules_dependent = true) const;
 };
@@ -1095,19 +1140,40 @@ void LedgerImpl::grow_map(std::size_t need) {
   map_bytes = next;
 }
 
-void LedgerImpl::write_txn(const format::JournalHeader& h, const Hash& new_head) {
+Hash LedgerImpl::chain_next(const Hash& prev, const wal::Parts& p, std::uint8_t flags) {
+  sha.reset();
+  sha.update(prev.data(), prev.size());
+  sha.update(p.journal);
+  sha.update(p.trades);
+  sha.update(p.movements);
+  if (flags & format::kFlagSnapshot) {
+    const std::uint64_t n = p.snapshot.size();
+    sha.update(&n, 8);
+    sha.update(p.snapshot);
+  }
+  if (flags & format::kFlagReservations) {
+    const std::uint64_t n = p.image.size();
+    sha.update(&n, 8);
+    sha.update(p.image);
+  }
+  return sha.finish();
+}
+
+/// Puts one batch into an open write transaction. Throws MapFull.
+void LedgerImpl::put_batch(MDB_txn* t, const wal::Parts& p) {
   using namespace format;
-  lmdb::Txn txn(env.get(), 0, "beginning the batch transaction");
   auto ck = [](int rc, const char* what) {
-    if (rc == MDB_MAP_FULL) throw MapFull{};  // caught by commit(): grow and retry
+    if (rc == MDB_MAP_FULL) throw MapFull{};  // the caller grows the map and retries
     lmdb::check(rc, what);
   };
+  JournalView j;
+  if (!parse_journal(p.journal, j) || j.header.seq != p.seq) {
+    throw LedgerError("internal error: a batch's journal record does not parse");
+  }
+  const JournalHeader& h = j.header;
   // State tables, from the write-set itself (the same bytes verify folds).
   bool bad = false;
-  const std::span<const std::byte> writes{jbuf.data() + kJournalHeader + h.input_len,
-                                          jbuf.size() - kJournalHeader - h.input_len};
-  MDB_txn* t = txn.get();
-  const bool ok = for_each_write(writes, h.write_count, [&](const WriteEntry& e) {
+  const bool ok = for_each_write(j.writes, h.write_count, [&](const WriteEntry& e) {
     if (e.table == Table::orders || bad) return;
     const MDB_dbi dbi = dbi_state[static_cast<int>(e.table)];
     MDB_val k = lmdb::val(e.key);
@@ -1121,7 +1187,7 @@ void LedgerImpl::write_txn(const format::JournalHeader& h, const Hash& new_head)
     }
   });
   if (!ok || bad) throw LedgerError("internal error: the batch's write-set does not match the stored tables");
-  auto append_all = [&](MDB_dbi dbi, const std::vector<std::byte>& buf) {
+  auto append_all = [&](MDB_dbi dbi, std::span<const std::byte> buf) {
     if (buf.empty()) return;
     lmdb::Cursor c(t, dbi);
     for (std::size_t off = 0; off < buf.size();) {
@@ -1132,65 +1198,107 @@ void LedgerImpl::write_txn(const format::JournalHeader& h, const Hash& new_head)
       off += 9 + len;
     }
   };
-  append_all(dbi_trades, trade_buf);
-  append_all(dbi_movements, movement_buf);
+  append_all(dbi_trades, p.trades);
+  append_all(dbi_movements, p.movements);
   std::byte seqkey[8];
   {
-    std::byte* p = seqkey;
-    put_u64be(p, h.seq);
+    std::byte* q = seqkey;
+    put_u64be(q, h.seq);
   }
   MDB_val k = lmdb::val(seqkey, 8);
   if (h.flags & kFlagSnapshot) {
-    MDB_val v = lmdb::val(snapshot.data(), snapshot.size());
+    MDB_val v = lmdb::val(p.snapshot);
     ck(mdb_put(t, dbi_snapshots, &k, &v, MDB_APPEND), "storing the snapshot");
   }
   if (h.flags & kFlagReservations) {
-    MDB_val v = lmdb::val(image.data(), image.size());
+    MDB_val v = lmdb::val(p.image);
     ck(mdb_put(t, dbi_reservations, &k, &v, MDB_APPEND), "storing the reservation image");
   }
   {
-    MDB_val v = lmdb::val(jbuf.data(), jbuf.size());
+    MDB_val v = lmdb::val(p.journal);
     ck(mdb_put(t, dbi_journal, &k, &v, MDB_APPEND), "appending the journal record");
   }
   {
-    MDB_val v = lmdb::val(new_head.data(), new_head.size());
+    MDB_val v = lmdb::val(p.head.data(), p.head.size());
     ck(mdb_put(t, dbi_chain, &k, &v, MDB_APPEND), "appending the chain record");
   }
-  ck(txn.commit(), "committing the batch");
+}
+
+/// Puts records into `txn`, beginning it if needed; when the map is full,
+/// aborts, grows the map and puts them all again.
+void LedgerImpl::put_records(lmdb::Txn& txn, const std::vector<Job>& records) {
+  for (;;) {
+    try {
+      if (txn.get() == nullptr) txn = lmdb::Txn(env.get(), 0, "beginning a ledger transaction");
+      for (const Job& r : records) {
+        wal::Parts p;
+        if (!wal::decode(r.bytes, p)) throw LedgerError("internal error: a write-ahead record does not decode");
+        put_batch(txn.get(), p);
+      }
+      return;
+    } catch (const MapFull&) {
+      txn.abort();
+      std::size_t need = 0;
+      for (const Job& r : records) need += r.bytes.size();
+      grow_map(need);
+    }
+  }
+}
+
+/// Writes records as one LMDB transaction from the calling thread (open(),
+/// before the applier runs).
+void LedgerImpl::apply_direct(const std::vector<Job>& records) {
+  lmdb::Txn txn;
+  put_records(txn, records);
+  lmdb::check(txn.commit(), "committing the batch");
 }
 
 CommitInfo LedgerImpl::commit(Bytes input, TimestampNs ts) {
   if (!batch_open) throw std::logic_error("haihe::ledger: commit() without an open batch");
-  // The undo logs stay until the transaction is durable, so that a failure
-  // can still roll the batch back in memory.
+  // The undo logs stay until the batch is durable, so that a failure can
+  // still roll it back in memory.
   const auto entries_before = entries_since_image;
   format::JournalHeader h;
   Hash new_head;
   try {
     build_journal(input, ts, h);
-    sha.reset();
-    sha.update(head_hash.data(), head_hash.size());
-    sha.update(jbuf.data(), jbuf.size());
-    sha.update(trade_buf.data(), trade_buf.size());
-    sha.update(movement_buf.data(), movement_buf.size());
-    if (h.flags & format::kFlagSnapshot) {
-      const std::uint64_t n = snapshot.size();
-      sha.update(&n, 8);
-      sha.update(snapshot.data(), snapshot.size());
-    }
-    if (h.flags & format::kFlagReservations) {
-      const std::uint64_t n = image.size();
-      sha.update(&n, 8);
-      sha.update(image.data(), image.size());
-    }
-    new_head = sha.finish();
-    for (;;) {
-      try {
-        write_txn(h, new_head);
-        break;
-      } catch (const MapFull&) {
-        grow_map(jbuf.size() + trade_buf.size() + movement_buf.size() + snapshot.size() + image.size());
+    wal::Parts parts{h.seq, jbuf, trade_buf, movement_buf, {}, {}, {}};
+    if (h.flags & format::kFlagSnapshot) parts.snapshot = snapshot;
+    if (h.flags & format::kFlagReservations) parts.image = image;
+    new_head = chain_next(head_hash, parts, h.flags);
+    parts.head = new_head;
+    std::vector<Job> rec;
+    rec.push_back(Job{h.seq, true, wal::encode(parts)});
+    if (!applier.joinable()) {
+      apply_direct(rec);
+    } else {
+      Job& job = rec.front();
+      const std::uint64_t size = job.bytes.size();
+      // A batch too big for the log (a huge snapshot or image), or one that
+      // might not fit LMDB's map at max_map_bytes, is committed unlogged: it
+      // is durable once its own checkpoint commits, and if LMDB refuses it
+      // the batch is undone like any failed commit.
+      job.logged = size <= ring->capacity() / 2;
+      {
+        std::lock_guard lock(amu);
+        if (!a_error.empty()) throw LedgerError(a_error);
+        if (a_used_bytes + 2 * (a_pending_bytes + size) + (std::uint64_t{1} << 20) > options.max_map_bytes) {
+          job.logged = false;
+        }
       }
+      if (job.logged) {
+        while (const auto b = ring->blocked_by(size)) checkpoint_through(*b);
+        ring->append(h.seq, job.bytes);  // the commit point
+      }
+      const bool logged = job.logged;
+      {
+        std::lock_guard lock(amu);
+        a_pending_bytes += size;
+        a_failed_seq = 0;  // that of a refused batch is this seq again
+        a_jobs.push_back(std::move(job));
+      }
+      a_work.notify_one();
+      if (!logged) checkpoint_through(h.seq);
     }
   } catch (...) {
     entries_since_image = entries_before;
@@ -1200,10 +1308,6 @@ CommitInfo LedgerImpl::commit(Bytes input, TimestampNs ts) {
   head = h.seq;
   head_hash = new_head;
   batch_open = false;
-  if ((head & 4095) == 0) {
-    int dead = 0;
-    mdb_reader_check(env.get(), &dead);
-  }
   hold.dirty.clear();
   cash.dirty.clear();
   reg.dirty.clear();
@@ -1215,6 +1319,212 @@ CommitInfo LedgerImpl::commit(Bytes input, TimestampNs ts) {
   if (jbuf.capacity() > (std::size_t{64} << 20)) std::vector<std::byte>().swap(jbuf);
   if (image.capacity() > (std::size_t{64} << 20)) std::vector<std::byte>().swap(image);
   return ci;
+}
+
+// ---------------------------------------------------------------- checkpoints
+
+namespace {
+constexpr auto kIdleCheckpoint = std::chrono::milliseconds(2);
+constexpr auto kMaxCheckpointGap = std::chrono::milliseconds(20);
+}  // namespace
+
+void LedgerImpl::start_applier() {
+  {
+    std::lock_guard lock(amu);
+    a_checkpointed = head;
+    a_want = head;
+    a_stop = false;
+    a_pending_bytes = 0;
+  }
+  publish_checkpoint(head, 0);
+  applier = std::thread([this] { applier_loop(); });
+}
+
+void LedgerImpl::stop_applier() noexcept {
+  if (!applier.joinable()) return;
+  {
+    std::lock_guard lock(amu);
+    a_stop = true;
+  }
+  a_work.notify_one();
+  applier.join();
+}
+
+void LedgerImpl::checkpoint_through(Seq seq) {
+  std::unique_lock lock(amu);
+  a_want = std::max(a_want, seq);
+  a_work.notify_one();
+  a_done.wait(lock, [&] { return a_checkpointed >= seq || !a_error.empty() || a_failed_seq == seq; });
+  if (a_checkpointed < seq) throw LedgerError(a_failed_seq == seq ? a_failed_why : a_error);
+  const Seq done = a_checkpointed;
+  lock.unlock();
+  ring->checkpointed(done);
+}
+
+/// The applier: LMDB holds everything through `through` now.
+void LedgerImpl::publish_checkpoint(Seq through, std::uint64_t bytes) {
+  MDB_envinfo info;
+  mdb_env_info(env.get(), &info);
+  MDB_stat st;
+  mdb_env_stat(env.get(), &st);
+  {
+    std::lock_guard lock(amu);
+    a_checkpointed = through;
+    a_pending_bytes -= bytes;
+    a_used_bytes = (info.me_last_pgno + 1) * std::uint64_t{st.ms_psize};
+  }
+  a_done.notify_all();
+}
+
+void LedgerImpl::applier_loop() {
+  using Clock = std::chrono::steady_clock;
+  lmdb::Txn txn;
+  std::vector<Job> held;  // the logged records in `txn`
+  std::uint64_t held_bytes = 0;
+  auto opened_at = Clock::now();
+  std::vector<Job> fresh;
+  const std::uint64_t checkpoint_bytes = ring->capacity() / 4;
+  auto checkpoint = [&] {
+    if (held.empty()) return;
+    lmdb::check(txn.commit(), "committing a checkpoint");
+    const Seq through = held.back().seq;
+    const std::uint64_t bytes = held_bytes;
+    held.clear();
+    held_bytes = 0;
+    int dead = 0;
+    mdb_reader_check(env.get(), &dead);  // slots of crashed readers would pin old pages
+    publish_checkpoint(through, bytes);
+  };
+  try {
+    for (;;) {
+      bool want = false, stop = false, idle = false;
+      {
+        std::unique_lock lock(amu);
+        while (a_jobs.empty()) {
+          want = !held.empty() && a_want > a_checkpointed;
+          stop = a_stop;
+          if (want || stop) break;
+          if (held.empty() || options.defer_checkpoints) {
+            a_work.wait(lock);
+          } else if (a_work.wait_for(lock, kIdleCheckpoint) == std::cv_status::timeout && a_jobs.empty()) {
+            idle = true;
+            break;
+          }
+        }
+        while (!a_jobs.empty()) {
+          fresh.push_back(std::move(a_jobs.front()));
+          a_jobs.pop_front();
+        }
+      }
+      for (Job& j : fresh) {
+        if (!j.logged) {
+          checkpoint();
+          lmdb::Txn alone;
+          const std::uint64_t size = j.bytes.size();
+          try {
+            put_records(alone, std::vector<Job>{std::move(j)});
+            lmdb::check(alone.commit(), "committing the batch");
+          } catch (const std::exception& e) {
+            alone.abort();
+            {
+              std::lock_guard lock(amu);
+              a_failed_seq = j.seq;
+              a_failed_why = e.what();
+              a_pending_bytes -= size;
+            }
+            a_done.notify_all();
+            continue;
+          }
+          publish_checkpoint(j.seq, size);
+          continue;
+        }
+        if (held.empty()) opened_at = Clock::now();
+        held_bytes += j.bytes.size();
+        held.push_back(std::move(j));
+        try {
+          if (txn.get() == nullptr) txn = lmdb::Txn(env.get(), 0, "beginning a checkpoint");
+          wal::Parts p;
+          if (!wal::decode(held.back().bytes, p)) throw LedgerError("internal error: a write-ahead record does not decode");
+          put_batch(txn.get(), p);
+        } catch (const MapFull&) {
+          txn.abort();
+          grow_map(held_bytes);
+          put_records(txn, held);  // everything since the last checkpoint, again
+        }
+      }
+      fresh.clear();
+      {
+        std::lock_guard lock(amu);
+        want = want || a_want > a_checkpointed;
+        stop = stop || a_stop;
+      }
+      const bool due = !options.defer_checkpoints &&
+                       (idle || held_bytes >= checkpoint_bytes || Clock::now() - opened_at >= kMaxCheckpointGap);
+      if (want || stop || due) {
+        checkpoint();
+      }
+      if (stop && held.empty()) {
+        std::lock_guard lock(amu);
+        if (a_jobs.empty()) return;
+      }
+    }
+  } catch (const std::exception& e) {
+    txn.abort();
+    {
+      std::lock_guard lock(amu);
+      a_error = std::string("the ledger could not write its checkpoint: ") + e.what() +
+                "; committed batches are in the write-ahead log and are applied when the ledger is next opened";
+    }
+    a_done.notify_all();
+  }
+}
+
+/// Re-applies the write-ahead records LMDB does not hold yet (a crash after
+/// their commit, before their checkpoint), then empties the log.
+void LedgerImpl::redo_wal() {
+  Seq h = 0;
+  Hash prev{};
+  {
+    lmdb::Txn txn(env.get(), MDB_RDONLY, "reading the chain");
+    lmdb::Cursor c(txn.get(), dbi_chain);
+    MDB_val k, v;
+    if (c.get(k, v, MDB_LAST) == MDB_SUCCESS) {
+      if (k.mv_size != 8 || v.mv_size != 32) throw LedgerError("damaged chain record in " + dir.string());
+      h = format::get_u64be(lmdb::bytes(k).data());
+      std::memcpy(prev.data(), v.mv_data, 32);
+    }
+  }
+  const auto found = ring->scan(h);
+  std::vector<Job> records;
+  Seq expect = h + 1;
+  for (std::size_t k = 0; k < found.size() && found[k].seq == expect;) {
+    bool took = false;
+    for (; k < found.size() && found[k].seq == expect; ++k) {
+      if (took) continue;
+      auto bytes = ring->read(found[k]);
+      wal::Parts p;
+      format::JournalView j;
+      if (!wal::decode(bytes, p) || p.seq != expect || !format::parse_journal(p.journal, j) ||
+          j.header.seq != expect || chain_next(prev, p, j.header.flags) != p.head) {
+        continue;  // torn, or of an earlier lap
+      }
+      prev = p.head;
+      records.push_back(Job{expect, true, std::move(bytes)});
+      took = true;
+    }
+    if (!took) break;
+    ++expect;
+  }
+  if (!records.empty()) {
+    apply_direct(records);
+    if (options.durability == Durability::none) lmdb::check(mdb_env_sync(env.get(), 1), "flushing the ledger");
+  }
+  redone = records.size();
+  // What is left past the new head did not chain (torn, or an earlier lap):
+  // make sure no later batch of the same seq and head could revive it.
+  for (const auto& f : found) {
+    if (f.seq >= expect) ring->erase(f);
+  }
 }
 
 // ---------------------------------------------------------------- open
@@ -1671,10 +1981,14 @@ Ledger Ledger::open(const std::filesystem::path& dir, std::shared_ptr<const rule
     throw LedgerError("another process has the ledger in " + dir.string() +
                       " open for writing; stop it first (read-only tools such as haihe audit may run alongside)");
   }
-  if (impl->open_env()) {
+  const bool fresh = impl->open_env();
+  impl->ring = std::make_unique<wal::Ring>(dir / "wal", options.wal_bytes, options.durability == Durability::full);
+  if (fresh) {
+    impl->ring->clear();  // no batch is committed: whatever the log holds belongs to no chain here
     impl->load_state();
     impl->genesis(rules_text, sha_hex);
   } else {
+    impl->redo_wal();
     // Format and rules first, with messages a person can act on.
     lmdb::Txn txn(impl->env.get(), MDB_RDONLY, "reading the ledger's meta data");
     auto get = [&](std::string_view key) -> std::optional<std::string> {
@@ -1732,6 +2046,7 @@ Ledger Ledger::open(const std::filesystem::path& dir, std::shared_ptr<const rule
     }
     if (amending) impl->amend(rules_text, sha_hex, stored_sha.value_or(""), old_layout);
   }
+  impl->start_applier();
   return Ledger(std::move(impl));
 }
 
@@ -1793,6 +2108,7 @@ Hash Ledger::head_hash() const { return impl_->head_hash; }
 TradeId Ledger::next_trade_id() const { return impl_->next_trade; }
 
 std::optional<std::pair<Seq, std::vector<std::byte>>> Ledger::latest_snapshot() const {
+  impl_->settle();
   lmdb::Txn txn(impl_->env.get(), MDB_RDONLY, "reading the snapshot");
   lmdb::Cursor c(txn.get(), impl_->dbi_snapshots);
   MDB_val k, v;
@@ -1802,6 +2118,7 @@ std::optional<std::pair<Seq, std::vector<std::byte>>> Ledger::latest_snapshot() 
 }
 
 void Ledger::read_journal(Seq from, const std::function<void(Seq, TimestampNs, Bytes)>& fn) const {
+  impl_->settle();
   lmdb::Txn txn(impl_->env.get(), MDB_RDONLY, "reading the journal");
   lmdb::Cursor c(txn.get(), impl_->dbi_journal);
   std::byte key[8];
@@ -1818,6 +2135,7 @@ void Ledger::read_journal(Seq from, const std::function<void(Seq, TimestampNs, B
 }
 
 std::vector<TradeRecord> Ledger::trades(TradeId from, std::size_t max_count) const {
+  impl_->settle();
   std::vector<TradeRecord> out;
   lmdb::Txn txn(impl_->env.get(), MDB_RDONLY, "reading trades");
   lmdb::Cursor c(txn.get(), impl_->dbi_trades);
@@ -1838,8 +2156,13 @@ std::vector<TradeRecord> Ledger::trades(TradeId from, std::size_t max_count) con
 
 std::vector<std::string> Ledger::check_invariants() const { return impl_->check_invariants(); }
 std::uint64_t Ledger::image_min_entries() const { return impl_->image_min_entries; }
-void Ledger::sync() { lmdb::check(mdb_env_sync(impl_->env.get(), 1), "flushing the ledger to disk"); }
+void Ledger::sync() {
+  impl_->settle();
+  lmdb::check(mdb_env_sync(impl_->env.get(), 1), "flushing the ledger to disk");
+}
+std::uint64_t Ledger::redone_batches() const { return impl_->redone; }
 TimestampNs Ledger::genesis_ts_ns() const {
+  impl_->settle();
   lmdb::Txn txn(impl_->env.get(), MDB_RDONLY, "reading the journal");
   std::byte key[8];
   std::byte* kp = key;
