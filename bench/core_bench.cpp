@@ -17,7 +17,12 @@
 //
 // Runs: for durability none and full: saturation, and offered 50k and 100k
 // commands/s. Counters: cmds_per_s (acknowledged), trade_share, p50_us,
-// p99_us, p999_us, batches, mean batch. Fixed seeds; median of --benchmark_repetitions.
+// p99_us, p999_us, batches, mean batch; the latency split at the core's
+// stamp: wait_p50/p99_us (intended send to stamp: the producer's lateness
+// and the queue) and core_p50/p99_us (stamp to read: execution, the commit,
+// publication, the consumer's wake-up); commit_us per batch. Each run starts
+// with sync(2) and a fresh data directory. Fixed seeds; median of
+// --benchmark_repetitions.
 // GCC 12 warns falsely on "literal" + std::string (GCC bug 105329).
 #pragma GCC diagnostic ignored "-Wrestrict"
 
@@ -33,6 +38,7 @@
 #include <thread>
 #include <ctime>
 #include <vector>
+#include <unistd.h>
 
 #include "bench/bench_market.h"
 #include "exchange/core.h"
@@ -56,6 +62,8 @@ class BenchClock final : public exchange::Clock {
   TimestampNs now_ns() override {
     return base_ + std::chrono::duration_cast<std::chrono::nanoseconds>(Steady::now() - start_).count();
   }
+  /// The steady time of a stamp this clock gave.
+  Steady::time_point steady_at(TimestampNs ts) const { return start_ + std::chrono::nanoseconds(ts - base_); }
 
  private:
   Steady::time_point start_;
@@ -141,11 +149,16 @@ CoreOptions bench_options(const std::filesystem::path& dir, ledger::Durability d
 
 struct Result {
   double cmds_per_s = 0, p50_us = 0, p99_us = 0, p999_us = 0, trade_share = 0, mean_batch = 0;
+  double wait_p50_us = 0, wait_p99_us = 0, core_p50_us = 0, core_p99_us = 0;
   double execute_us_per_cmd = 0, commit_us_per_batch = 0, journal_bytes_per_cmd = 0;
   std::uint64_t acked = 0, batches = 0;
 };
 
 Result run(ledger::Durability durability, double offered_per_s, std::size_t per_producer) {
+  // Start from a quiet disk: an earlier run with durability none leaves
+  // hundreds of MB of dirty pages whose write-back would land on this run's
+  // flushes.
+  ::sync();
   const auto dir = bench_dir("core-bench-");
   BenchClock clock;
   const CoreOptions o = bench_options(dir, durability, &clock);
@@ -164,8 +177,10 @@ Result run(ledger::Durability durability, double offered_per_s, std::size_t per_
   const std::size_t total = per_producer * static_cast<std::size_t>(producer_count);
   std::vector<std::vector<std::int64_t>> intended(static_cast<std::size_t>(producer_count),
                                                   std::vector<std::int64_t>(per_producer + 1, 0));
-  std::vector<std::int64_t> latency_ns;
+  std::vector<std::int64_t> latency_ns, wait_ns, core_ns;
   latency_ns.reserve(total);
+  wait_ns.reserve(total);
+  core_ns.reserve(total);
   core->start();
   const auto t0 = Steady::now() + std::chrono::milliseconds(20);
   auto ns_since = [&](Steady::time_point t) { return std::chrono::duration_cast<std::chrono::nanoseconds>(t - t0).count(); };
@@ -189,6 +204,11 @@ Result run(ledger::Durability durability, double offered_per_s, std::size_t per_
         seen[p][i] = 1;
         ++acked;
         latency_ns.push_back(now - intended[p][i]);
+        // Split at the core's stamp: before it, the producer's lateness and
+        // the queue; after it, execution, commit, publication and the read.
+        const auto stamped = ns_since(clock.steady_at(e.ts_ns));
+        wait_ns.push_back(stamped - intended[p][i]);
+        core_ns.push_back(now - stamped);
         last_ack_ns.store(now, std::memory_order_relaxed);
       }
       if (n == 0) {
@@ -237,15 +257,19 @@ Result run(ledger::Durability durability, double offered_per_s, std::size_t per_
   r.commit_us_per_batch = static_cast<double>(stats.commit_ns) / 1e3 / static_cast<double>(std::max<std::uint64_t>(stats.batches, 1));
   r.journal_bytes_per_cmd = static_cast<double>(stats.journal_bytes) / static_cast<double>(std::max<std::uint64_t>(stats.commands, 1));
   r.cmds_per_s = static_cast<double>(r.acked) / (static_cast<double>(last_ack_ns.load()) / 1e9);
-  std::sort(latency_ns.begin(), latency_ns.end());
-  auto pct = [&](double q) {
-    if (latency_ns.empty()) return 0.0;
-    const auto at = std::min(latency_ns.size() - 1, static_cast<std::size_t>(q * static_cast<double>(latency_ns.size())));
-    return static_cast<double>(latency_ns[at]) / 1000.0;
+  auto pct = [](std::vector<std::int64_t>& v, double q) {
+    if (v.empty()) return 0.0;
+    const auto at = std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())));
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(at), v.end());
+    return static_cast<double>(v[at]) / 1000.0;
   };
-  r.p50_us = pct(0.50);
-  r.p99_us = pct(0.99);
-  r.p999_us = pct(0.999);
+  r.p50_us = pct(latency_ns, 0.50);
+  r.p99_us = pct(latency_ns, 0.99);
+  r.p999_us = pct(latency_ns, 0.999);
+  r.wait_p50_us = pct(wait_ns, 0.50);
+  r.wait_p99_us = pct(wait_ns, 0.99);
+  r.core_p50_us = pct(core_ns, 0.50);
+  r.core_p99_us = pct(core_ns, 0.99);
   core.reset();
   std::filesystem::remove_all(dir);
   return r;
@@ -265,6 +289,10 @@ void BM_Core(benchmark::State& state) {
   state.counters["p50_us"] = r.p50_us;
   state.counters["p99_us"] = r.p99_us;
   state.counters["p999_us"] = r.p999_us;
+  state.counters["wait_p50_us"] = r.wait_p50_us;
+  state.counters["wait_p99_us"] = r.wait_p99_us;
+  state.counters["core_p50_us"] = r.core_p50_us;
+  state.counters["core_p99_us"] = r.core_p99_us;
   state.counters["mean_batch"] = r.mean_batch;
   state.counters["acked"] = static_cast<double>(r.acked);
   state.counters["exec_us_cmd"] = r.execute_us_per_cmd;
