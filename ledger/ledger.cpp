@@ -477,6 +477,7 @@ struct LedgerImpl {
   Seq a_failed_seq = 0;             // an unlogged batch LMDB refused, and why (amu)
   std::string a_failed_why;
   bool a_stop = false;              // (amu)
+  bool a_parked = false;            // waiting for a record with no timeout (amu)
   std::string a_error;              // the applier failed and stopped (amu)
 
   ~LedgerImpl() {
@@ -1291,13 +1292,17 @@ CommitInfo LedgerImpl::commit(Bytes input, TimestampNs ts) {
         ring->append(h.seq, job.bytes);  // the commit point
       }
       const bool logged = job.logged;
+      bool wake = false;
       {
         std::lock_guard lock(amu);
         a_pending_bytes += size;
         a_failed_seq = 0;  // that of a refused batch is this seq again
         a_jobs.push_back(std::move(job));
+        // A busy applier collects the records on its next poll: no wake-up
+        // (a context switch on the writer's CPU) per batch.
+        wake = a_parked || !logged;
       }
-      a_work.notify_one();
+      if (wake) a_work.notify_one();
       if (!logged) checkpoint_through(h.seq);
     }
   } catch (...) {
@@ -1405,7 +1410,9 @@ void LedgerImpl::applier_loop() {
           stop = a_stop;
           if (want || stop) break;
           if (held.empty() || options.defer_checkpoints) {
+            a_parked = true;
             a_work.wait(lock);
+            a_parked = false;
           } else if (a_work.wait_for(lock, kIdleCheckpoint) == std::cv_status::timeout && a_jobs.empty()) {
             idle = true;
             break;
