@@ -556,6 +556,7 @@ struct LedgerImpl {
   Hash chain_next(const Hash& prev, const wal::Parts& p, std::uint8_t flags);
   void put_batch(MDB_txn* t, const wal::Parts& p);
   void put_records(lmdb::Txn& txn, const std::vector<Job>& records);
+  void commit_records(lmdb::Txn& txn, const std::vector<Job>& records);
   void apply_direct(const std::vector<Job>& records);
   void publish_checkpoint(Seq through, std::uint64_t bytes);
   void grow_map(std::size_t need);
@@ -1246,12 +1247,28 @@ void LedgerImpl::put_records(lmdb::Txn& txn, const std::vector<Job>& records) {
   }
 }
 
+/// Commits `txn`, which holds `records`; when the map fills up at the commit
+/// itself (LMDB's free-page list), grows it and writes them all again.
+void LedgerImpl::commit_records(lmdb::Txn& txn, const std::vector<Job>& records) {
+  for (;;) {
+    const int rc = txn.commit();
+    if (rc != MDB_MAP_FULL) {
+      lmdb::check(rc, "committing the ledger transaction");
+      return;
+    }
+    std::size_t need = 0;
+    for (const Job& r : records) need += r.bytes.size();
+    grow_map(need);
+    put_records(txn, records);
+  }
+}
+
 /// Writes records as one LMDB transaction from the calling thread (open(),
 /// before the applier runs).
 void LedgerImpl::apply_direct(const std::vector<Job>& records) {
   lmdb::Txn txn;
   put_records(txn, records);
-  lmdb::check(txn.commit(), "committing the batch");
+  commit_records(txn, records);
 }
 
 CommitInfo LedgerImpl::commit(Bytes input, TimestampNs ts) {
@@ -1391,7 +1408,7 @@ void LedgerImpl::applier_loop() {
   const std::uint64_t checkpoint_bytes = ring->capacity() / 4;
   auto checkpoint = [&] {
     if (held.empty()) return;
-    lmdb::check(txn.commit(), "committing a checkpoint");
+    commit_records(txn, held);
     const Seq through = held.back().seq;
     const std::uint64_t bytes = held_bytes;
     held.clear();
@@ -1429,8 +1446,10 @@ void LedgerImpl::applier_loop() {
           lmdb::Txn alone;
           const std::uint64_t size = j.bytes.size();
           try {
-            put_records(alone, std::vector<Job>{std::move(j)});
-            lmdb::check(alone.commit(), "committing the batch");
+            std::vector<Job> one;
+            one.push_back(std::move(j));
+            put_records(alone, one);
+            commit_records(alone, one);
           } catch (const std::exception& e) {
             alone.abort();
             {
