@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "ledger/format.h"
+#include "ledger/wal.h"
 #include "ledger/lmdb_raii.h"
 #include "ledger/sha256.h"
 #include "ledger/state_check.h"
@@ -163,6 +164,11 @@ std::string VerifyResult::summary() const {
   out += "batches " + std::to_string(batches) + ", trades " + std::to_string(trades) + ", movements " +
          std::to_string(movements) + ", records " + std::to_string(records) + ", open orders " +
          std::to_string(open_orders) + "\n";
+  if (waiting_in_log > 0) {
+    out += std::to_string(waiting_in_log) +
+           " committed batches after these wait in the write-ahead log (wal): the exchange applies them at its "
+           "next checkpoint, or when it next opens the directory\n";
+  }
   if (ok) return out + "ok\n";
   switch (mismatch.kind) {
     case Mismatch::Kind::none: break;
@@ -462,6 +468,7 @@ VerifyResult verify(const std::filesystem::path& dir, const rules::MarketRules* 
   Reader& reader = *opened;
   Verifier v(reader.impl(), out);
   if (!v.run()) return out;
+  out.waiting_in_log = wal::waiting(dir / "wal", out.batches, out.head);
   std::shared_ptr<const rules::MarketRules> loaded;
   if (rules == nullptr) {
     try {

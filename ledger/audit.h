@@ -70,6 +70,10 @@ struct VerifyResult {
   Seq batches = 0;
   Hash head{};
   std::uint64_t trades = 0, movements = 0, records = 0, open_orders = 0;
+  /// Batches committed after LMDB's last checkpoint, waiting in the
+  /// write-ahead log (DATA/wal): applied when the exchange next opens the
+  /// directory (or at its next checkpoint while it runs). Not verified here.
+  std::uint64_t waiting_in_log = 0;
   Mismatch mismatch;                    // integrity failure (history or a table)
   std::vector<std::string> violations;  // laws broken although the history is intact
   std::string summary() const;          // what `haihe audit verify` prints

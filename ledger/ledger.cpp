@@ -1143,22 +1143,7 @@ void LedgerImpl::grow_map(std::size_t need) {
 }
 
 Hash LedgerImpl::chain_next(const Hash& prev, const wal::Parts& p, std::uint8_t flags) {
-  sha.reset();
-  sha.update(prev.data(), prev.size());
-  sha.update(p.journal);
-  sha.update(p.trades);
-  sha.update(p.movements);
-  if (flags & format::kFlagSnapshot) {
-    const std::uint64_t n = p.snapshot.size();
-    sha.update(&n, 8);
-    sha.update(p.snapshot);
-  }
-  if (flags & format::kFlagReservations) {
-    const std::uint64_t n = p.image.size();
-    sha.update(&n, 8);
-    sha.update(p.image);
-  }
-  return sha.finish();
+  return wal::chain_next(sha, prev, p, flags);
 }
 
 /// Puts one batch into an open write transaction. Throws MapFull.
@@ -1520,27 +1505,9 @@ void LedgerImpl::redo_wal() {
       std::memcpy(prev.data(), v.mv_data, 32);
     }
   }
-  const auto found = ring->scan(h);
+  auto followed = ring->follow(h, prev);
   std::vector<Job> records;
-  Seq expect = h + 1;
-  for (std::size_t k = 0; k < found.size() && found[k].seq == expect;) {
-    bool took = false;
-    for (; k < found.size() && found[k].seq == expect; ++k) {
-      if (took) continue;
-      auto bytes = ring->read(found[k]);
-      wal::Parts p;
-      format::JournalView j;
-      if (!wal::decode(bytes, p) || p.seq != expect || !format::parse_journal(p.journal, j) ||
-          j.header.seq != expect || chain_next(prev, p, j.header.flags) != p.head) {
-        continue;  // torn, or of an earlier lap
-      }
-      prev = p.head;
-      records.push_back(Job{expect, true, std::move(bytes)});
-      took = true;
-    }
-    if (!took) break;
-    ++expect;
-  }
+  for (auto& r : followed.records) records.push_back(Job{h + records.size() + 1, true, std::move(r)});
   if (!records.empty()) {
     apply_direct(records);
     if (options.durability == Durability::none) lmdb::check(mdb_env_sync(env.get(), 1), "flushing the ledger");
@@ -1548,9 +1515,7 @@ void LedgerImpl::redo_wal() {
   redone = records.size();
   // What is left past the new head did not chain (torn, or an earlier lap):
   // make sure no later batch of the same seq and head could revive it.
-  for (const auto& f : found) {
-    if (f.seq >= expect) ring->erase(f);
-  }
+  for (const auto& f : followed.leftovers) ring->erase(f);
 }
 
 // ---------------------------------------------------------------- open

@@ -92,9 +92,9 @@
 //   the exchange has reopened the directory.
 //
 // Durability (Options::durability)
-//   full (default): the record is flushed to the disk (fdatasync) before
-//        commit() returns, and every checkpoint is an LMDB commit with its
-//        flushes. A committed batch survives a crash of the process, of the
+//   full (default): the record is on the disk before commit() returns
+//        (written with O_DIRECT | O_DSYNC, or flushed with fdatasync), and
+//        every checkpoint is an LMDB commit with its flushes. A committed batch survives a crash of the process, of the
 //        operating system and a power cut.
 //   none: nothing is flushed (the log's writes and MDB_NOSYNC). A committed
 //        batch survives a crash or SIGKILL of the process (the OS still

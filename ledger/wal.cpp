@@ -1,5 +1,7 @@
 #include "ledger/wal.h"
 
+#include "ledger/format.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -90,6 +92,127 @@ bool decode(std::span<const std::byte> rec, Parts& out) {
   return true;
 }
 
+namespace {
+
+/// Every intact header at a kAlign boundary of the file with seq > after,
+/// ordered by seq.
+std::vector<Ring::Found> scan_fd(int fd, const std::filesystem::path& path, std::uint64_t capacity, Seq after) {
+  std::vector<Ring::Found> out;
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  if (size < 0) io_fail("cannot read the write-ahead log", path);
+  std::byte header[kHeader];
+  for (std::uint64_t at = 0; at + kHeader <= static_cast<std::uint64_t>(size); at += kAlign) {
+    if (::pread(fd, header, kHeader, static_cast<off_t>(at)) != static_cast<ssize_t>(kHeader)) {
+      io_fail("cannot read the write-ahead log", path);
+    }
+    const std::byte* r = header;
+    if (get<std::uint32_t>(r) != kMagic) continue;
+    get<std::uint32_t>(r);
+    const Seq seq = get<std::uint64_t>(r);
+    std::uint64_t body = kHeader;
+    body += get<std::uint32_t>(r);
+    body += get<std::uint32_t>(r);
+    body += get<std::uint32_t>(r);
+    get<std::uint32_t>(r);
+    const std::uint64_t snapshot = get<std::uint64_t>(r), image = get<std::uint64_t>(r);
+    if (seq <= after || snapshot > capacity || image > capacity) continue;
+    body += snapshot + image;
+    if (at + body > static_cast<std::uint64_t>(size)) continue;  // torn at the end of the file
+    out.push_back(Ring::Found{seq, at, round_up(body)});
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Ring::Found& a, const Ring::Found& b) { return a.seq < b.seq; });
+  return out;
+}
+
+std::vector<std::byte> read_fd(int fd, const std::filesystem::path& path, const Ring::Found& f) {
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  if (size < 0) io_fail("cannot read the write-ahead log", path);
+  const std::uint64_t n = std::min<std::uint64_t>(f.bytes, static_cast<std::uint64_t>(size) - f.offset);
+  std::vector<std::byte> out(n);
+  std::uint64_t done = 0;
+  while (done < n) {
+    const ssize_t r = ::pread(fd, out.data() + done, n - done, static_cast<off_t>(f.offset + done));
+    if (r <= 0) io_fail("cannot read the write-ahead log", path);
+    done += static_cast<std::uint64_t>(r);
+  }
+  return out;
+}
+
+}  // namespace
+
+Hash chain_next(Sha256& sha, const Hash& prev, const Parts& p, std::uint8_t flags) {
+  sha.reset();
+  sha.update(prev.data(), prev.size());
+  sha.update(p.journal);
+  sha.update(p.trades);
+  sha.update(p.movements);
+  if (flags & format::kFlagSnapshot) {
+    const std::uint64_t n = p.snapshot.size();
+    sha.update(&n, 8);
+    sha.update(p.snapshot);
+  }
+  if (flags & format::kFlagReservations) {
+    const std::uint64_t n = p.image.size();
+    sha.update(&n, 8);
+    sha.update(p.image);
+  }
+  return sha.finish();
+}
+
+namespace {
+
+Ring::Followed follow_fd(int fd, const std::filesystem::path& path, std::uint64_t capacity, Seq head,
+                         const Hash& head_hash) {
+  Ring::Followed out;
+  const auto found = scan_fd(fd, path, capacity, head);
+  Sha256 sha;
+  Hash prev = head_hash;
+  Seq expect = head + 1;
+  for (std::size_t k = 0; k < found.size() && found[k].seq == expect;) {
+    bool took = false;
+    for (; k < found.size() && found[k].seq == expect; ++k) {
+      if (took) continue;
+      auto bytes = read_fd(fd, path, found[k]);
+      Parts p;
+      format::JournalView j;
+      if (!decode(bytes, p) || p.seq != expect || !format::parse_journal(p.journal, j) || j.header.seq != expect ||
+          chain_next(sha, prev, p, j.header.flags) != p.head) {
+        continue;  // torn, or of an earlier lap
+      }
+      prev = p.head;
+      out.records.push_back(std::move(bytes));
+      took = true;
+    }
+    if (!took) break;
+    ++expect;
+  }
+  for (const Ring::Found& f : found) {
+    if (f.seq >= expect) out.leftovers.push_back(f);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::uint64_t waiting(const std::filesystem::path& file, Seq head, const Hash& head_hash) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  std::uint64_t count = 0;
+  try {
+    const off_t size = ::lseek(fd, 0, SEEK_END);
+    count = follow_fd(fd, file, static_cast<std::uint64_t>(std::max<off_t>(size, 0)), head, head_hash).records.size();
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  return count;
+}
+
+Ring::Followed Ring::follow(Seq head, const Hash& head_hash) const {
+  return follow_fd(fd_, path_, capacity_, head, head_hash);
+}
+
 Ring::Ring(const std::filesystem::path& file, std::uint64_t capacity, bool sync)
     : path_(file), capacity_(std::max<std::uint64_t>(round_up(capacity), 16 * kAlign)), sync_(sync) {
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -132,46 +255,10 @@ Ring::~Ring() {
   std::free(aligned_);
 }
 
-std::vector<Ring::Found> Ring::scan(Seq after) const {
-  std::vector<Found> out;
-  const off_t size = ::lseek(fd_, 0, SEEK_END);
-  if (size < 0) io_fail("cannot read the write-ahead log", path_);
-  std::byte header[kHeader];
-  for (std::uint64_t at = 0; at + kHeader <= static_cast<std::uint64_t>(size); at += kAlign) {
-    if (::pread(fd_, header, kHeader, static_cast<off_t>(at)) != static_cast<ssize_t>(kHeader)) {
-      io_fail("cannot read the write-ahead log", path_);
-    }
-    const std::byte* r = header;
-    if (get<std::uint32_t>(r) != kMagic) continue;
-    get<std::uint32_t>(r);
-    const Seq seq = get<std::uint64_t>(r);
-    std::uint64_t body = kHeader;
-    body += get<std::uint32_t>(r);
-    body += get<std::uint32_t>(r);
-    body += get<std::uint32_t>(r);
-    get<std::uint32_t>(r);
-    const std::uint64_t snapshot = get<std::uint64_t>(r), image = get<std::uint64_t>(r);
-    if (seq <= after || snapshot > capacity_ || image > capacity_) continue;
-    body += snapshot + image;
-    if (at + body > static_cast<std::uint64_t>(size)) continue;  // torn at the end of the file
-    out.push_back(Found{seq, at, round_up(body)});
-  }
-  std::stable_sort(out.begin(), out.end(), [](const Found& a, const Found& b) { return a.seq < b.seq; });
-  return out;
-}
 
-std::vector<std::byte> Ring::read(const Found& f) const {
-  const off_t size = ::lseek(fd_, 0, SEEK_END);
-  const std::uint64_t n = std::min<std::uint64_t>(f.bytes, static_cast<std::uint64_t>(size) - f.offset);
-  std::vector<std::byte> out(n);
-  std::uint64_t done = 0;
-  while (done < n) {
-    const ssize_t r = ::pread(fd_, out.data() + done, n - done, static_cast<off_t>(f.offset + done));
-    if (r <= 0) io_fail("cannot read the write-ahead log", path_);
-    done += static_cast<std::uint64_t>(r);
-  }
-  return out;
-}
+std::vector<Ring::Found> Ring::scan(Seq after) const { return scan_fd(fd_, path_, capacity_, after); }
+
+std::vector<std::byte> Ring::read(const Found& f) const { return read_fd(fd_, path_, f); }
 
 void Ring::clear() {
   for (const Found& f : scan(0)) erase(f);

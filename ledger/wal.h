@@ -5,7 +5,9 @@
 // 0.17 ms (median), after sixteen scattered 4 KiB writes 1.2 ms. An LMDB
 // commit rewrites a dozen scattered B-tree pages and then its meta page (a
 // second flush), about 0.6 ms a batch. So a batch commits by appending ONE
-// record here (one sequential write, one fdatasync); a background thread
+// record here (one sequential write that returns once the record is on
+// the disk: O_DIRECT | O_DSYNC, or pwrite + fdatasync where a file system
+// refuses O_DIRECT); a background thread
 // applies the records to LMDB in group transactions (checkpoints), and
 // opening the ledger re-applies the records LMDB does not hold yet.
 //
@@ -31,6 +33,7 @@
 #include <vector>
 
 #include "ledger/ledger.h"
+#include "ledger/sha256.h"
 
 namespace haihe::ledger::wal {
 
@@ -51,6 +54,15 @@ struct Parts {
 std::vector<std::byte> encode(const Parts& p);
 /// Splits a record (header checked, sizes add up); false if malformed.
 bool decode(std::span<const std::byte> record, Parts& out);
+
+/// The chain head after the batch `p` (ledger/format.h): SHA-256 of the
+/// previous head and the batch's stored bytes. `flags`: its journal header's.
+Hash chain_next(Sha256& sha, const Hash& prev, const Parts& p, std::uint8_t flags);
+
+/// Read-only (haihe audit): how many batches after `head` the log at `file`
+/// holds that extend the chain from `head_hash` — committed, not yet in
+/// LMDB. 0 if there is no log.
+std::uint64_t waiting(const std::filesystem::path& file, Seq head, const Hash& head_hash);
 
 /// The ring file, written in full (zeros) when it is created for flushed
 /// appends. Used by the ledger's writer thread only.
@@ -74,6 +86,14 @@ class Ring {
   };
   std::vector<Found> scan(Seq after) const;
   std::vector<std::byte> read(const Found& f) const;
+
+  /// The records that extend the chain from (head, head_hash), in order,
+  /// and the others found past head (torn, or of an earlier lap).
+  struct Followed {
+    std::vector<std::vector<std::byte>> records;
+    std::vector<Found> leftovers;
+  };
+  Followed follow(Seq head, const Hash& head_hash) const;
 
   /// Makes every record unfindable (a new ledger: they belong to no chain here).
   void clear();

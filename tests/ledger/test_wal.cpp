@@ -87,6 +87,15 @@ TEST(LedgerWal, OpeningReappliesWhatOnlyTheLogHeld) {
   const ChildResult child = commit_and_vanish(tmp.path(), m, deferred(), 40, 100);
   ASSERT_EQ(child.head, 41u);
   EXPECT_EQ(audit::Reader::open(tmp.path()).head_seq(), 1u) << "LMDB was checkpointed: the test tests nothing";
+  {
+    // The regulator's view before the exchange restarts: LMDB verifies up to
+    // its checkpoint, and the batches waiting in the log are counted.
+    const auto v = audit::verify(tmp.path(), m.rules.get());
+    EXPECT_TRUE(v.ok) << v.summary();
+    EXPECT_EQ(v.waiting_in_log, 40u);
+    EXPECT_NE(v.summary().find("40 committed batches after these wait in the write-ahead log"), std::string::npos)
+        << v.summary();
+  }
 
   Ledger l = Ledger::open(tmp.path(), m.rules, m.text, fast_options());
   EXPECT_EQ(l.redone_batches(), 40u);
@@ -106,6 +115,7 @@ TEST(LedgerWal, OpeningReappliesWhatOnlyTheLogHeld) {
   const auto v = audit::verify(tmp.path(), m.rules.get());
   EXPECT_TRUE(v.ok) << v.summary();
   EXPECT_EQ(v.batches, child.head);
+  EXPECT_EQ(v.waiting_in_log, 0u);
 }
 
 TEST(LedgerWal, ATornRecordEndsTheRedo) {
