@@ -81,15 +81,19 @@
 //   snapshot, reservation image and chain head: everything the batch
 //   stores). A background thread puts the records into an LMDB write
 //   transaction and commits it — a checkpoint — when a quarter of the log
-//   has accumulated, when no batch came for 2 ms, after at most 250 ms, or
-//   when asked (history reads below, sync(), closing). Opening the ledger
-//   re-applies the records LMDB does not hold (their chain heads are
-//   checked), so a crash between commit and checkpoint loses nothing.
-//   Measured on this kind of disk, one sequential record and one flush cost
-//   about a quarter of an LMDB commit (a dozen scattered pages, then the
-//   meta page). Other processes (haihe audit) read LMDB: they see the
-//   batches up to the last checkpoint, and after a crash, the rest once
-//   the exchange has reopened the directory.
+//   has accumulated, when no batch came for 2 ms, 20 ms after the first
+//   record it holds, or when asked (history reads below, sync(), closing,
+//   a log with no room). Small, frequent checkpoints: one every 250 ms
+//   wrote enough at once to stall the log's flushes for ~10 ms. The timing
+//   reads the clock but changes nothing stored: LMDB holds the same records
+//   however they are grouped. Opening the ledger re-applies the records
+//   LMDB does not hold (their chain heads are checked), so a crash between
+//   commit and checkpoint loses nothing. Measured on this kind of disk, one
+//   sequential record costs about a quarter of an LMDB commit (a dozen
+//   scattered pages, then the meta page). Other processes read LMDB: they
+//   see the batches up to the last checkpoint (haihe audit verify counts
+//   those waiting in the log), and after a crash, the rest once the
+//   exchange has reopened the directory.
 //
 // Durability (Options::durability)
 //   full (default): the record is on the disk before commit() returns
