@@ -555,7 +555,7 @@ struct LedgerImpl {
   void build_journal(Bytes input, TimestampNs ts, format::JournalHeader& h);
   Hash chain_next(const Hash& prev, const wal::Parts& p, std::uint8_t flags);
   void put_batch(MDB_txn* t, const wal::Parts& p);
-  void put_records(lmdb::Txn& txn, const std::vector<Job>& records);
+  void put_records(lmdb::Txn& txn, const std::vector<Job>& records, std::size_t from = 0);
   void commit_records(lmdb::Txn& txn, const std::vector<Job>& records);
   void apply_direct(const std::vector<Job>& records);
   void publish_checkpoint(Seq through, std::uint64_t bytes);
@@ -1211,15 +1211,16 @@ void LedgerImpl::put_batch(MDB_txn* t, const wal::Parts& p) {
   }
 }
 
-/// Puts records into `txn`, beginning it if needed; when the map is full,
-/// aborts, grows the map and puts them all again.
-void LedgerImpl::put_records(lmdb::Txn& txn, const std::vector<Job>& records) {
+/// Puts records[from..] into `txn` (which holds records[..from]), beginning
+/// it if needed; when the map is full, aborts, grows the map and puts them
+/// all again.
+void LedgerImpl::put_records(lmdb::Txn& txn, const std::vector<Job>& records, std::size_t from) {
   for (;;) {
     try {
       if (txn.get() == nullptr) txn = lmdb::Txn(env.get(), 0, "beginning a ledger transaction");
-      for (const Job& r : records) {
+      for (std::size_t i = from; i < records.size(); ++i) {
         wal::Parts p;
-        if (!wal::decode(r.bytes, p)) throw LedgerError("internal error: a write-ahead record does not decode");
+        if (!wal::decode(records[i].bytes, p)) throw LedgerError("internal error: a write-ahead record does not decode");
         put_batch(txn.get(), p);
       }
       return;
@@ -1228,6 +1229,7 @@ void LedgerImpl::put_records(lmdb::Txn& txn, const std::vector<Job>& records) {
       std::size_t need = 0;
       for (const Job& r : records) need += r.bytes.size();
       grow_map(need);
+      from = 0;
     }
   }
 }
@@ -1248,8 +1250,7 @@ void LedgerImpl::commit_records(lmdb::Txn& txn, const std::vector<Job>& records)
   }
 }
 
-/// Writes records as one LMDB transaction from the calling thread (open(),
-/// before the applier runs).
+/// Writes records as one LMDB transaction of their own.
 void LedgerImpl::apply_direct(const std::vector<Job>& records) {
   lmdb::Txn txn;
   put_records(txn, records);
@@ -1428,15 +1429,12 @@ void LedgerImpl::applier_loop() {
       for (Job& j : fresh) {
         if (!j.logged) {
           checkpoint();
-          lmdb::Txn alone;
           const std::uint64_t size = j.bytes.size();
           try {
             std::vector<Job> one;
             one.push_back(std::move(j));
-            put_records(alone, one);
-            commit_records(alone, one);
+            apply_direct(one);
           } catch (const std::exception& e) {
-            alone.abort();
             {
               std::lock_guard lock(amu);
               a_failed_seq = j.seq;
@@ -1452,16 +1450,7 @@ void LedgerImpl::applier_loop() {
         if (held.empty()) opened_at = Clock::now();
         held_bytes += j.bytes.size();
         held.push_back(std::move(j));
-        try {
-          if (txn.get() == nullptr) txn = lmdb::Txn(env.get(), 0, "beginning a checkpoint");
-          wal::Parts p;
-          if (!wal::decode(held.back().bytes, p)) throw LedgerError("internal error: a write-ahead record does not decode");
-          put_batch(txn.get(), p);
-        } catch (const MapFull&) {
-          txn.abort();
-          grow_map(held_bytes);
-          put_records(txn, held);  // everything since the last checkpoint, again
-        }
+        put_records(txn, held, held.size() - 1);
       }
       fresh.clear();
       {
@@ -1491,7 +1480,8 @@ void LedgerImpl::applier_loop() {
 }
 
 /// Re-applies the write-ahead records LMDB does not hold yet (a crash after
-/// their commit, before their checkpoint), then empties the log.
+/// their commit, before their checkpoint), then erases the ones that do not
+/// chain.
 void LedgerImpl::redo_wal() {
   Seq h = 0;
   Hash prev{};

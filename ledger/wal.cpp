@@ -258,8 +258,6 @@ Ring::~Ring() {
 
 std::vector<Ring::Found> Ring::scan(Seq after) const { return scan_fd(fd_, path_, capacity_, after); }
 
-std::vector<std::byte> Ring::read(const Found& f) const { return read_fd(fd_, path_, f); }
-
 void Ring::clear() {
   for (const Found& f : scan(0)) erase(f);
   next_ = 0;
@@ -278,7 +276,7 @@ std::uint64_t Ring::place(std::uint64_t bytes) const { return next_ + bytes <= c
 
 std::optional<Seq> Ring::blocked_by(std::uint64_t bytes) const {
   const std::uint64_t at = place(bytes);
-  for (const Live& l : live_) {
+  for (const Found& l : live_) {
     if (l.offset < at + bytes && at < l.offset + l.bytes) return l.seq;
   }
   return std::nullopt;
@@ -313,7 +311,7 @@ void Ring::append(Seq seq, std::span<const std::byte> rec) {
     done += static_cast<std::uint64_t>(w);
   }
   if (sync_ && fd == fd_ && ::fdatasync(fd_) != 0) io_fail("cannot flush the write-ahead log", path_);
-  live_.push_back(Live{seq, at, rec.size()});
+  live_.push_back(Found{seq, at, rec.size()});
   next_ = at + rec.size();
 }
 

@@ -85,7 +85,6 @@ class Ring {
     std::uint64_t offset, bytes;
   };
   std::vector<Found> scan(Seq after) const;
-  std::vector<std::byte> read(const Found& f) const;
 
   /// The records that extend the chain from (head, head_hash), in order,
   /// and the others found past head (torn, or of an earlier lap).
@@ -121,11 +120,7 @@ class Ring {
   int direct_fd_ = -1;      // O_DIRECT | O_DSYNC (sync_ only)
   void* aligned_ = nullptr;  // kAlign-aligned copy of the record
   std::size_t aligned_bytes_ = 0;
-  struct Live {
-    Seq seq;
-    std::uint64_t offset, bytes;
-  };
-  std::deque<Live> live_;  // appended, not yet checkpointed, in seq order
+  std::deque<Found> live_;  // appended, not yet checkpointed, in seq order
 };
 
 }  // namespace haihe::ledger::wal
