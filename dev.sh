@@ -12,7 +12,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang
   libboost1.81-all-dev libquickfix-dev liblmdb-dev lmdb-utils libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libtomlplusplus-dev libssl-dev
-  librapidcheck-dev libconcurrentqueue-dev valgrind gnuplot-nox
+  librapidcheck-dev libconcurrentqueue-dev valgrind gnuplot-nox python3
 )
 
 setup() {

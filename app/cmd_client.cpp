@@ -397,6 +397,9 @@ std::optional<FIX::Message> order_status(const Ctx& c, const std::string& cl, st
   FIX::Message m;
   m.getHeader().setField(FIX::MsgType("H"));
   m.setField(11, cl);
+  // FIX 4.4 requires Side (54); the exchange finds the order by ClOrdID alone
+  // and ignores it (gateway/README.md), and the side is not known yet here.
+  m.setField(54, "1");
   const std::string req = new_cl_ord_id('S');
   m.setField(790, req);
   if (!c.app.send(m)) {
@@ -519,6 +522,18 @@ int do_positions(const Ctx& c, const std::string& party) {
   const std::string req = new_cl_ord_id('P');
   m.setField(710, req);
   m.setField(724, "0");
+  // Fields FIX 4.4 requires in AN; the exchange reads only the Account.
+  m.setField(1, party);
+  m.setField(581, "1");  // AccountType: carried on the customer side of the books
+  {
+    const int offset_min = c.rules != nullptr ? c.rules->utc_offset_min : 480;
+    const std::time_t local = std::time(nullptr) + static_cast<std::time_t>(offset_min) * 60;
+    std::tm tm{};
+    gmtime_r(&local, &tm);
+    char date[16];
+    std::strftime(date, sizeof date, "%Y%m%d", &tm);
+    m.setField(715, date);  // ClearingBusinessDate: today at the market
+  }
   m.setField(FIX::TransactTime());
   if (!c.app.send(m)) {
     std::cerr << "haihe client: the session is down\n";

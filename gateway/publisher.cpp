@@ -48,6 +48,19 @@ constexpr int kSidesOrder[] = {54, 37, 1, 12, 13, 0};
 constexpr int kPositionsOrder[] = {703, 704, 0};
 constexpr int kPosAmtOrder[] = {707, 708, 0};
 
+/// A PositionReport's two entries (type, amount) of the group `count`:
+/// NoPositions (PosType, LongQty) or NoPosAmt (PosAmtType, PosAmt).
+void add_free_and_reserved(FIX::Message& m, int count, const int* order,
+                           const std::pair<const char*, std::string>& free,
+                           const std::pair<const char*, std::string>& reserved) {
+  for (const auto& [type, amount] : {free, reserved}) {
+    FIX::Group g(count, order[0], order);
+    set(g, order[0], type);
+    set(g, order[1], amount);
+    m.addGroup(g);
+  }
+}
+
 }  // namespace
 
 Publisher::Publisher(Shared& shared, SentMarks& marks, std::shared_ptr<exchange::Subscription> stream)
@@ -322,39 +335,35 @@ void Publisher::position_reports(const Event& cash) {
   const auto total = static_cast<std::int64_t>(positions.size() + 1);
   const std::string& account = rules_.parties[cash.party].id;
   std::int64_t k = 0;
-  const auto header = [&](FIX::Message& m) {
+  const std::string business_date = local_date(cash.ts_ns, rules_.utc_offset_min);
+  // FIX 4.4 requires a settlement price in every AP: the exchange settles at
+  // the trade, so it gives the instrument's reference price (0.00 for cash).
+  const auto header = [&](FIX::Message& m, exchange::Fen settl_fen) {
     set(m, 721, seq_text(cash) + "." + i2s(k++));
     if (pending) set(m, 710, pending->req_id);
     set(m, 728, "0");
     set(m, 727, i2s(total));
+    set(m, 715, business_date);
     set(m, 1, account);
+    set(m, 581, "1");  // AccountType: carried on the customer side of the books
+    set(m, 730, format_yuan(settl_fen));
+    set(m, 731, "2");  // SettlPriceType: theoretical
+    set(m, 734, format_yuan(settl_fen));
     set(m, 20040, seq_text(cash));
   };
   for (const Event& e : positions) {
     auto m = new_message("AP");
-    header(m);
-    if (e.instrument < rules_.instruments.size()) set(m, 55, rules_.instruments[e.instrument].symbol);
-    FIX::Group free_g(702, 703, kPositionsOrder);
-    set(free_g, 703, "FREE");
-    set(free_g, 704, i2s(e.cum_qty));
-    m.addGroup(free_g);
-    FIX::Group res_g(702, 703, kPositionsOrder);
-    set(res_g, 703, "RSVD");
-    set(res_g, 704, i2s(e.aux_fen));
-    m.addGroup(res_g);
+    const bool known = e.instrument < rules_.instruments.size();
+    header(m, known ? shared_.instruments[e.instrument].reference_fen.load() : 0);
+    if (known) set(m, 55, rules_.instruments[e.instrument].symbol);
+    add_free_and_reserved(m, 702, kPositionsOrder, {"FREE", i2s(e.cum_qty)}, {"RSVD", i2s(e.aux_fen)});
     deliver(m, sid);
   }
   positions.clear();
   auto m = new_message("AP");
-  header(m);
-  FIX::Group free_g(753, 707, kPosAmtOrder);
-  set(free_g, 707, "CASH");
-  set(free_g, 708, format_yuan(cash.cum_value_fen));
-  m.addGroup(free_g);
-  FIX::Group res_g(753, 707, kPosAmtOrder);
-  set(res_g, 707, "CRSV");
-  set(res_g, 708, format_yuan(cash.aux_fen));
-  m.addGroup(res_g);
+  header(m, 0);
+  add_free_and_reserved(m, 753, kPosAmtOrder, {"CASH", format_yuan(cash.cum_value_fen)},
+                        {"CRSV", format_yuan(cash.aux_fen)});
   deliver(m, sid);
 }
 

@@ -16,6 +16,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -63,6 +64,9 @@ inline int run(const std::vector<std::string>& args, const std::string& input, s
   if (out) *out = text;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+/// Sets each (party, password) in `data` with `haihe passwd`.
+inline void set_passwords(const fs::path& data, const std::vector<std::pair<std::string, std::string>>& accounts);
 
 /// A `haihe serve` child process.
 class Server {
@@ -144,6 +148,28 @@ class Server {
   std::condition_variable cv_;
   std::string output_;
 };
+
+inline void set_passwords(const fs::path& data, const std::vector<std::pair<std::string, std::string>>& accounts) {
+  for (const auto& [party, password] : accounts) {
+    std::string out;
+    const int rc = run({"passwd", "--data", data.string(), "--party", party, "--password-stdin"}, password, &out);
+    if (rc != 0) std::fprintf(stderr, "haihe passwd %s failed (%d): %s\n", party.c_str(), rc, out.c_str());
+  }
+}
+
+/// A test suite's server: passwords set, started on a free port, waited for.
+/// nullptr (and the output on stderr) when it does not start.
+inline std::unique_ptr<Server> start_server(const fs::path& data,
+                                            const std::vector<std::pair<std::string, std::string>>& accounts) {
+  set_passwords(data, accounts);
+  auto server = std::make_unique<Server>(data, free_port());
+  if (!server->start()) {
+    std::fprintf(stderr, "haihe serve did not start:\n%s\n", server->output().c_str());
+    return nullptr;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the --open command
+  return server;
+}
 
 inline std::string get(const FIX::FieldMap& m, int tag) { return m.isSetField(tag) ? m.getField(tag) : std::string(); }
 inline std::string type_of(const FIX::Message& m) { return m.getHeader().getField(35); }

@@ -26,22 +26,19 @@ const std::vector<Account> kAccounts = {
     {"TJ_GOV", "TJ_GOV", "pw-tjgov"},
 };
 
-void set_passwords(const fs::path& data) {
-  for (const auto& a : kAccounts) {
-    std::string out;
-    const int rc = run({"passwd", "--data", data.string(), "--party", a.party, "--password-stdin"}, a.password, &out);
-    EXPECT_EQ(rc, 0) << out;
-  }
+std::vector<std::pair<std::string, std::string>> passwords() {
+  std::vector<std::pair<std::string, std::string>> v;
+  for (const auto& a : kAccounts) v.emplace_back(a.party, a.password);
+  return v;
 }
+void set_passwords(const fs::path& data) { test::set_passwords(data, passwords()); }
 
 class Gateway : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = temp_dir("suite");
-    set_passwords(dir_ / "data");
-    server_ = std::make_unique<Server>(dir_ / "data", free_port());
-    ASSERT_TRUE(server_->start()) << server_->output();
-    std::this_thread::sleep_for(200ms);  // the --open command
+    server_ = start_server(dir_ / "data", passwords());
+    ASSERT_TRUE(server_);
   }
   static void TearDownTestSuite() {
     clients_.clear();
@@ -254,7 +251,7 @@ TEST_F(Gateway, PartiesAreIsolated) {
   auto rej = b.wait_for(of_type("9"));
   ASSERT_TRUE(rej);
   EXPECT_EQ(get(*rej, 102), "1");
-  ASSERT_TRUE(b.send(msg("H", {{11, "ISO1"}})));
+  ASSERT_TRUE(b.send(msg("H", {{11, "ISO1"}, {54, "2"}})));
   auto st = b.wait_for(er("ISO1", "I"));
   ASSERT_TRUE(st);
   EXPECT_EQ(get(*st, 39), "8");
@@ -365,7 +362,8 @@ TEST_F(Gateway, SecurityListAndPositions) {
   }
   EXPECT_TRUE(found);
 
-  ASSERT_TRUE(c.send(msg("AN", {{710, "POS1"}, {724, "0"}})));
+  ASSERT_TRUE(c.send(msg("AN", {{710, "POS1"}, {724, "0"}, {1, "TJ_PANSHAN_POWER"}, {581, "1"}, {715, "20270315"},
+                                {60, kNow}})));
   bool co2 = false, cash = false;
   for (int k = 0; k < 2; ++k) {
     auto ap = c.wait_for(of_type("AP"));
@@ -540,7 +538,7 @@ TEST_F(Gateway, UnsupportedMessagesAndThrottle) {
   EXPECT_EQ(get(*j, 380), "3");
   EXPECT_EQ(get(*j, 372), "AD");
   std::this_thread::sleep_for(1100ms);  // refill
-  for (int k = 0; k < 40; ++k) ASSERT_TRUE(c.send(msg("H", {{11, "T" + std::to_string(k)}})));
+  for (int k = 0; k < 40; ++k) ASSERT_TRUE(c.send(msg("H", {{11, "T" + std::to_string(k)}, {54, "1"}})));
   int answered = 0, throttled = 0;
   for (int k = 0; k < 40; ++k) {
     auto m = c.wait_for([](const FIX::Message& x) { return type_of(x) == "8" || type_of(x) == "j"; }, 5s);
@@ -574,10 +572,10 @@ TEST_F(Gateway, MalformedInputOverRawSocket) {
   raw.send(bad);
   got = raw.read(800ms);
   for (const auto& m : got) EXPECT_EQ(m.find("112=BAD"), std::string::npos) << m;
-  // Missing required tag (Symbol), wrong type (OrderQty), out of range (Side): session Reject.
-  raw.send(raw_fix("35=D|" + hdr(2) + "11=X1|54=1|60=20270315-01:30:00|38=1|40=2|44=1|"));
+  // Missing required tag (Side), wrong type (OrderQty), a Side no FIX version has: session Reject.
+  raw.send(raw_fix("35=D|" + hdr(2) + "11=X1|55=CO2.TJ.2027|60=20270315-01:30:00|38=1|40=2|44=1|"));
   raw.send(raw_fix("35=D|" + hdr(3) + "11=X2|55=CO2.TJ.2027|54=1|60=20270315-01:30:00|38=abc|40=2|44=1|"));
-  raw.send(raw_fix("35=D|" + hdr(4) + "11=X3|55=CO2.TJ.2027|54=9|60=20270315-01:30:00|38=1|40=2|44=1|"));
+  raw.send(raw_fix("35=D|" + hdr(4) + "11=X3|55=CO2.TJ.2027|54=Z|60=20270315-01:30:00|38=1|40=2|44=1|"));
   raw.send(raw_fix("35=D|" + hdr(5) + "11=X4|55=CO2.TJ.2027|54=1|60=20270315-01:30:00|38=1|40=2|44=1|9999=1|"));
   raw.send(raw_fix("35=1|" + hdr(6) + "112=ALIVE|"));
   got = raw.read(2s);
@@ -647,7 +645,7 @@ TEST(GatewayRestart, NoAcknowledgedOrderLostAndSequenceNumbersResume) {
   for (int k = 0; k < 3; ++k) fills += seller->wait_for(er("RS" + std::to_string(k), "F"), 5s) ? 1 : 0;
   EXPECT_EQ(fills, 3);  // 12 = 5 + 5 + 2
   // Every acknowledged order is still there after the crash.
-  for (int k = 2; k < 20; ++k) ASSERT_TRUE(seller->send(msg("H", {{11, "RS" + std::to_string(k)}})));
+  for (int k = 2; k < 20; ++k) ASSERT_TRUE(seller->send(msg("H", {{11, "RS" + std::to_string(k)}, {54, "2"}})));
   for (int k = 2; k < 20; ++k) {
     auto st = seller->wait_for(er("RS" + std::to_string(k), "I"));
     ASSERT_TRUE(st) << k;
