@@ -67,6 +67,14 @@ void Inbound::fromApp(const FIX::Message& msg, const FIX::SessionID& sid) {
   const PartyIndex p = shared_.sessions.party_of(sid);
   if (p == kNone) return;  // cannot happen: every session is a party's
   const std::string& type = msg.getHeader().getField(FIX::FIELD::MsgType);
+  if (type == "j") {
+    // The party refuses one of ours: noted, never answered (a reject of a
+    // reject could loop between two engines).
+    std::fprintf(stderr, "fix: %s: BusinessMessageReject of our %s (seq %s): 380=%s %s\n",
+                 rules_.parties[p].id.c_str(), opt(msg, 372).c_str(), opt(msg, 45).c_str(), opt(msg, 380).c_str(),
+                 opt(msg, 58).c_str());
+    return;
+  }
   {
     ThrottleSlot& slot = *throttles_[p];
     const auto now = std::chrono::steady_clock::now().time_since_epoch();
@@ -81,10 +89,9 @@ void Inbound::fromApp(const FIX::Message& msg, const FIX::SessionID& sid) {
   }
   if (type == "V") return market_data_request(msg, sid, p);
   if (type == "x") return security_list(msg, sid);
-  if (type == "D" || type == "F" || type == "G" || type == "H" || type == "q" || type == "AN" || type == "AF") {
-    return order_entry(msg, sid, p, type);
-  }
-  throw FIX::UnsupportedMessageType();  // QuickFIX answers j, 380=3
+  // Order entry, positions, and every other type (translate() answers those
+  // with BusinessMessageReject 380=3).
+  order_entry(msg, sid, p, type);
 }
 
 // ---------------------------------------------------------------- the gateway's own answers
@@ -253,6 +260,9 @@ void Inbound::market_data_request(const FIX::Message& msg, const FIX::SessionID&
   if (msg.isSetField(265) && msg.getField(265) != "1") {
     return md_reject(msg, sid, "6", "MDUpdateType (265) must be 1 (incremental)");
   }
+  if (msg.isSetField(266) && msg.getField(266) != "Y") {
+    return md_reject(msg, sid, "7", "AggregatedBook (266) must be Y: the book is sent one entry per price");
+  }
   MdSub proto;
   proto.party = p;
   proto.sid = sid;
@@ -342,6 +352,10 @@ void Inbound::market_data_request(const FIX::Message& msg, const FIX::SessionID&
 
 void Inbound::security_list(const FIX::Message& msg, const FIX::SessionID& sid) {
   const std::string type = opt(msg, 559);
+  if (msg.isSetField(263) && msg.getField(263) != "0") {
+    return send_business_reject(msg, sid, kBizOther,
+                                "SubscriptionRequestType (263) must be 0: the security list is a snapshot");
+  }
   std::vector<InstrumentIndex> list;
   if (type == "0") {
     const auto i = rules_.find_instrument(opt(msg, 55));

@@ -10,7 +10,9 @@
 //              x (SecurityList answered here from the rules and
 //              Shared::instruments), the order-entry types (translated by
 //              gateway/translate.h and submitted to the core, never
-//              blocking), and a BusinessMessageReject for everything else.
+//              blocking), and a BusinessMessageReject (380=3) for every other
+//              type; a BusinessMessageReject (j) from the party is logged,
+//              never answered.
 //   onLogout   drops the party's market-data subscriptions.
 // Every refusal is an answer on the session (execution report, cancel
 // reject, mass cancel report, MarketDataRequestReject or BusinessMessageReject,

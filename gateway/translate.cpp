@@ -56,6 +56,64 @@ bool account_ok(const FIX::Message& msg, const rules::MarketRules& rules, PartyI
   return !account || *account == rules.parties[party].id;
 }
 
+// NewOrderSingle (D) and OrderCancelReplaceRequest (G): the order
+// attributes FIX 4.4 offers and the exchange does not (gateway/README.md).
+constexpr UnofferedField kOrderUnoffered[] = {
+    {152, "", "CashOrderQty (152) is not offered: give the quantity in OrderQty (38)"},
+    {516, "", "OrderPercent (516) is not offered: give the quantity in OrderQty (38)"},
+    {192, "", "OrderQty2 (192) (forex swaps) is not offered"},
+    {110, "=0", "MinQty (110) is not offered: an order may fill in any quantity"},
+    {111, "", "MaxFloor (111) (reserve orders) is not offered: the whole quantity is shown"},
+    {210, "", "MaxShow (210) (reserve orders) is not offered: the whole quantity is shown"},
+    {168, "", "EffectiveTime (168) is not offered: orders are effective on arrival"},
+    {126, "", "ExpireTime (126) is not offered: GTD orders expire at the end of ExpireDate (432)"},
+    {388, "", "discretionary orders (DiscretionInst 388) are not offered"},
+    {389, "", "discretionary orders (DiscretionOffsetValue 389) are not offered"},
+    {847, "", "TargetStrategy (847) is not offered"},
+    {849, "", "ParticipationRate (849) is not offered"},
+    {423, "2", "PriceType (423) must be 2 (per unit): prices are yuan per base unit"},
+    {854, "0", "QtyType (854) must be 0 (units): quantities are in the instrument's base unit"},
+    {15, "CNY", "Currency (15) must be CNY"},
+    {120, "CNY", "SettlCurrency (120) must be CNY"},
+    {121, "N", "ForexReq (121) is not offered"},
+    {63, "0 1", "SettlType (63) must be 0 (regular) or 1 (cash): trades settle at once on the ledger"},
+    {544, "1", "CashMargin (544) must be 1 (cash): orders are fully reserved, margin is not offered"},
+    {78, "=0", "pre-trade allocation (NoAllocs 78) is not offered: a session trades for its own party"},
+};
+
+// OrderMassCancelRequest (q): a one-sided mass cancel.
+constexpr UnofferedField kMassCancelUnoffered[] = {
+    {54, "", "Side (54) is not offered on a mass cancel: leave it out to cancel the orders of both sides"},
+};
+
+// RequestForPositions (AN): subscriptions and out-of-band answers.
+constexpr UnofferedField kPositionsUnoffered[] = {
+    {263, "0", "SubscriptionRequestType (263) must be 0: positions are answered as a snapshot"},
+    {725, "0", "ResponseTransportType (725) must be 0 (inband)"},
+};
+
+/// The Text of the first unoffered field of `msg` in `fields`, if any.
+std::optional<std::string> unoffered(const FIX::Message& msg, std::span<const UnofferedField> fields) {
+  for (const UnofferedField& f : fields) {
+    const auto value = field(msg, f.tag);
+    if (!value) continue;
+    const std::string_view accepted = f.accepted;
+    if (accepted == "=0") {
+      if (parse_qty(*value) == Qty{0}) continue;
+      return std::string(f.text);
+    }
+    bool ok = false;
+    for (std::size_t at = 0; at < accepted.size() && !ok;) {
+      const auto sp = accepted.find(' ', at);
+      const auto tok = accepted.substr(at, sp == std::string_view::npos ? std::string_view::npos : sp - at);
+      ok = !tok.empty() && tok == *value;
+      at = sp == std::string_view::npos ? accepted.size() : sp + 1;
+    }
+    if (!ok) return std::string(f.text);
+  }
+  return std::nullopt;
+}
+
 std::optional<std::uint64_t> parse_order_id(std::string_view s) {
   if (s.empty() || s.size() > 19) return std::nullopt;
   std::uint64_t v = 0;
@@ -160,6 +218,7 @@ Translation new_order(const FIX::Message& msg, const rules::MarketRules& rules, 
       return rej(kOrdRejUnsupported, "HaiheStpMode (20031) must be 0, 1 or 2");
     }
   }
+  if (auto why = unoffered(msg, kOrderUnoffered)) return rej(kOrdRejUnsupported, std::move(*why));
   return accept(c);
 }
 
@@ -210,6 +269,7 @@ Translation cancel_or_replace(const FIX::Message& msg, const rules::MarketRules&
     return rej(kCxlRejExchangeOption, "Price (44) must be a positive yuan amount with at most 2 decimals");
   }
   c.price_fen = *px;
+  if (auto why = unoffered(msg, kOrderUnoffered)) return rej(kCxlRejExchangeOption, std::move(*why));
   return accept(c);
 }
 
@@ -261,6 +321,7 @@ Translation mass_cancel(const FIX::Message& msg, const rules::MarketRules& rules
   } else {
     return rej(kOther, "MassCancelRequestType (530) must be 1 or 7");
   }
+  if (auto why = unoffered(msg, kMassCancelUnoffered)) return rej(kOther, std::move(*why));
   return accept(c);
 }
 
@@ -299,6 +360,9 @@ Translation positions(const FIX::Message& msg, const rules::MarketRules& rules, 
   }
   if (!account_ok(msg, rules, party)) {
     return reject(ReplyKind::business_reject, kBizNotAuthorized, "Account (1) is not this session's party");
+  }
+  if (auto why = unoffered(msg, kPositionsUnoffered)) {
+    return reject(ReplyKind::business_reject, kBizOther, std::move(*why));
   }
   exchange::Command c{};
   c.kind = exchange::CommandKind::position_request;
@@ -429,6 +493,13 @@ std::optional<std::uint32_t> parse_local_date(std::string_view s) {
   return v;
 }
 
+std::span<const UnofferedField> unoffered_fields(std::string_view msg_type) {
+  if (msg_type == "D" || msg_type == "G") return kOrderUnoffered;
+  if (msg_type == "q") return kMassCancelUnoffered;
+  if (msg_type == "AN") return kPositionsUnoffered;
+  return {};
+}
+
 Translation translate(const FIX::Message& msg, const rules::MarketRules& rules, PartyIndex party) {
   assert(party < rules.parties.size());
   try {
@@ -438,7 +509,8 @@ Translation translate(const FIX::Message& msg, const rules::MarketRules& rules, 
         *type == "D" || *type == "F" || *type == "G" || *type == "H" || *type == "q" || *type == "AN" ||
                              *type == "AF";
     if (!order_entry) {
-      return reject(ReplyKind::business_reject, kBizUnsupportedMsgType, "unsupported message type");
+      return reject(ReplyKind::business_reject, kBizUnsupportedMsgType,
+                    "unsupported message type: the exchange does not accept MsgType (35) " + std::string(*type));
     }
     if (rules.parties[party].kind == rules::PartyKind::regulator) {
       return reject(ReplyKind::business_reject, kBizNotAuthorized,

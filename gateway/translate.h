@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -86,11 +87,31 @@ inline constexpr int kBizNotAvailable = 4;
 inline constexpr int kBizFieldMissing = 5;  // conditionally required field missing
 inline constexpr int kBizNotAuthorized = 6;
 
+/// A standard FIX 4.4 field whose value changes what a request means in a
+/// way the exchange does not offer (a reserve quantity, a minimum fill, a
+/// later effective time, ...). Present with a value outside `accepted`, it
+/// refuses the request with `text` (gateway/README.md lists them per
+/// message). Every other standard field the exchange does not read is
+/// accepted and ignored.
+struct UnofferedField {
+  int tag = 0;
+  /// Values that mean what the exchange does anyway, space-separated ("":
+  /// none); "=0" accepts any quantity equal to zero.
+  const char* accepted = "";
+  const char* text = "";
+};
+
+/// The unoffered fields of an order-entry message type (D, G, q, AN; none
+/// for the others). The answer is the message type's reject: D 103=11,
+/// G 102=2, q 532=99, AN 380=0.
+std::span<const UnofferedField> unoffered_fields(std::string_view msg_type);
+
 /// Translates an inbound application message of the session of `party`
-/// (D, F, G, H, q, AN, AF). Other message types -> business reject 380=3.
-/// A regulator's order entry -> business reject 380=6. The message is
-/// assumed to have passed the data dictionary, but nothing here relies on
-/// it: any field may be missing or malformed. Never throws.
+/// (D, F, G, H, q, AN, AF). Every other message type -> business reject
+/// 380=3 (unsupported message type). A regulator's order entry -> business
+/// reject 380=6. The message is assumed to have passed the data dictionary,
+/// but nothing here relies on it: any field may be missing or malformed.
+/// Never throws.
 Translation translate(const FIX::Message& msg, const rules::MarketRules& rules, PartyIndex party);
 
 /// Same, from the raw FIX string (parsed without a dictionary). For the fuzzer

@@ -242,6 +242,47 @@ TEST(Translate, RegulatorMayNotTradeAndUnknownTypes) {
   EXPECT_FALSE(t.ok);
 }
 
+// Each field the exchange does not offer refuses the request with the message
+// type's reject and the field's Text; with its accepted value it is ignored.
+TEST(Translate, UnofferedFieldsAreRefusedWithTheirText) {
+  const auto p = party("TJ_BINHAI_STEEL");
+  const std::vector<std::pair<int, std::string>> order = {{11, "U1"}, {55, "CO2.TJ.2027"}, {54, "1"}, {38, "5"},
+                                                          {40, "2"},  {44, "90"},          {41, "U0"}};
+  ASSERT_FALSE(unoffered_fields("D").empty());
+  for (const char* type : {"D", "G"}) {
+    for (const auto& f : unoffered_fields(type)) {
+      auto body = order;
+      body.emplace_back(f.tag, "7");  // a value no field accepts
+      auto t = translate_raw(fix(type, body), market(), p);
+      ASSERT_FALSE(t.ok) << type << " " << f.tag;
+      EXPECT_EQ(t.reject.reply, std::string(type) == "D" ? ReplyKind::execution_report : ReplyKind::cancel_reject);
+      EXPECT_EQ(t.reject.code, std::string(type) == "D" ? kOrdRejUnsupported : kCxlRejExchangeOption);
+      EXPECT_EQ(t.reject.text, f.text);
+      const std::string_view accepted = f.accepted;
+      if (accepted.empty()) continue;
+      body.back().second = accepted == "=0" ? "0" : std::string(accepted.substr(0, accepted.find(' ')));
+      t = translate_raw(fix(type, body), market(), p);
+      EXPECT_TRUE(t.ok) << type << " " << f.tag << ": " << t.reject.text;
+    }
+  }
+  auto t = translate_raw(fix("q", {{11, "MC1"}, {530, "7"}, {54, "1"}}), market(), p);
+  ASSERT_FALSE(t.ok);
+  EXPECT_EQ(t.reject.reply, ReplyKind::mass_cancel_report);
+  EXPECT_EQ(t.reject.code, 99);
+  t = translate_raw(fix("AN", {{710, "P1"}, {724, "0"}, {263, "1"}}), market(), p);
+  ASSERT_FALSE(t.ok);
+  EXPECT_EQ(t.reject.reply, ReplyKind::business_reject);
+  EXPECT_EQ(t.reject.code, kBizOther);
+  EXPECT_TRUE(translate_raw(fix("AN", {{710, "P1"}, {724, "0"}, {263, "0"}, {725, "0"}}), market(), p).ok);
+  // Irrelevant standard fields are ignored.
+  auto body = order;
+  for (const auto& [tag, v] : std::vector<std::pair<int, std::string>>{
+           {21, "1"}, {207, "XSHG"}, {100, "XSHG"}, {48, "CN000"}, {22, "4"}, {58, "hello"}, {99, "1"}, {528, "A"}}) {
+    body.emplace_back(tag, v);
+  }
+  EXPECT_TRUE(translate_raw(fix("D", body), market(), p).ok);
+}
+
 TEST(Codes, EveryReasonMaps) {
   EXPECT_EQ(ord_rej_reason(exchange::RejectSource::core, static_cast<std::uint8_t>(exchange::CoreReject::duplicate_cl_ord_id)), 6);
   EXPECT_EQ(ord_rej_reason(exchange::RejectSource::engine, static_cast<std::uint8_t>(engine::RejectReason::price_outside_band)), 16);
