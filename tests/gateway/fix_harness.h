@@ -171,6 +171,16 @@ inline std::unique_ptr<Server> start_server(const fs::path& data,
   return server;
 }
 
+/// Stops a suite's server with SIGTERM and removes `dir`: "" when it exited
+/// 0, else its output.
+inline std::string stop_server(std::unique_ptr<Server>& server, const fs::path& dir) {
+  std::string problem;
+  if (server && server->kill(SIGTERM) != 0) problem = "haihe serve did not exit 0:\n" + server->output();
+  server.reset();
+  fs::remove_all(dir);
+  return problem;
+}
+
 inline std::string get(const FIX::FieldMap& m, int tag) { return m.isSetField(tag) ? m.getField(tag) : std::string(); }
 inline std::string type_of(const FIX::Message& m) { return m.getHeader().getField(35); }
 

@@ -183,11 +183,7 @@ class Conformance : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     clients_.clear();
-    if (server_) {
-      EXPECT_EQ(server_->kill(SIGTERM), 0) << server_->output();
-    }
-    server_.reset();
-    fs::remove_all(dir_);
+    EXPECT_EQ(stop_server(server_, dir_), "");
   }
 
   static Client& client(const Party& p) {

@@ -42,11 +42,7 @@ class Gateway : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     clients_.clear();
-    if (server_) {
-      EXPECT_EQ(server_->kill(SIGTERM), 0) << server_->output();
-    }
-    server_.reset();
-    fs::remove_all(dir_);
+    EXPECT_EQ(stop_server(server_, dir_), "");
   }
 
   /// The party's client, logged on (one per party for the whole suite: its store keeps the sequence numbers).
